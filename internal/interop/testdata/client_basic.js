@@ -1,0 +1,39 @@
+// The official socket.io-client against a tsunagi server.
+// Usage: URL=http://127.0.0.1:port node client_basic.js
+// Prints "news <json>" and "ack <json of the ack's arguments>" on stdout,
+// exits 0 when done, 1 on connect_error or after 20 s.
+"use strict";
+const { io } = require("socket.io-client");
+
+const url = process.env.URL;
+if (!url) {
+  console.error("URL is not set");
+  process.exit(1);
+}
+
+const timer = setTimeout(() => {
+  console.error("timeout: not done after 20s");
+  process.exit(1);
+}, 20000);
+
+const socket = io(url, { transports: ["websocket"], reconnection: false });
+
+socket.on("connect_error", (err) => {
+  console.error("connect_error:", err && err.message);
+  process.exit(1);
+});
+
+socket.on("connect", () => {
+  console.error("connected, id", socket.id);
+});
+
+socket.on("news", (data) => {
+  console.log("news " + JSON.stringify(data));
+  socket.emit("my other event", { my: "data" });
+  socket.emit("echo", "hi", (...args) => {
+    console.log("ack " + JSON.stringify(args));
+    clearTimeout(timer);
+    socket.disconnect();
+    process.exit(0);
+  });
+});
