@@ -1,0 +1,9 @@
+package server_test
+
+import (
+	"testing"
+
+	"github.com/tsunagi/tsunagi/internal/leak"
+)
+
+func TestMain(m *testing.M) { leak.VerifyTestMain(m) }

@@ -1,0 +1,303 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/tsunagi/tsunagi/shared"
+)
+
+// Handshake is what the client sent when it connected.
+type Handshake struct {
+	Headers http.Header
+	Query   url.Values
+	// Auth is the CONNECT payload (socket.io-client's auth option), or nil.
+	Auth    json.RawMessage
+	Address string // remote address
+	Time    time.Time
+	URL     string
+}
+
+// Socket is one client connected to one namespace.
+type Socket struct {
+	conn      *conn
+	nsp       *Namespace
+	id        string
+	handshake Handshake
+
+	reg shared.Registry
+
+	mu         sync.Mutex
+	onDisc     []func(reason string)
+	acks       map[int64]chan shared.Args
+	nextAck    int64
+	data       any
+	connected  bool
+	disconnect string
+}
+
+type handlerEntry struct{ h shared.Handler }
+
+type anyEntry struct {
+	fn func(event string, args shared.Args)
+}
+
+func newSocket(c *conn, ns *Namespace, auth json.RawMessage) *Socket {
+	return &Socket{
+		conn: c,
+		nsp:  ns,
+		id:   newID(),
+		handshake: Handshake{
+			Headers: c.req.Header,
+			Query:   c.req.URL.Query(),
+			Auth:    auth,
+			Address: c.req.RemoteAddr,
+			Time:    time.Now(),
+			URL:     c.req.URL.String(),
+		},
+		acks:      map[int64]chan shared.Args{},
+		connected: true,
+	}
+}
+
+// ID is the socket's id, distinct from the Engine.IO session id.
+func (s *Socket) ID() string { return s.id }
+
+// Namespace is the namespace the socket belongs to.
+func (s *Socket) Namespace() *Namespace { return s.nsp }
+
+// Handshake is what the client sent when it connected.
+func (s *Socket) Handshake() Handshake { return s.handshake }
+
+// Connected reports whether the socket is still connected.
+func (s *Socket) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connected
+}
+
+// Data returns the value stored with SetData.
+func (s *Socket) Data() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.data
+}
+
+// SetData stores a value with the socket (Socket.IO's socket.data).
+func (s *Socket) SetData(v any) {
+	s.mu.Lock()
+	s.data = v
+	s.mu.Unlock()
+}
+
+// On adds a handler for event. Handlers run one at a time per connection,
+// in arrival order, outside the library's locks; they should not block for long.
+func (s *Socket) On(event string, h shared.Handler) (off func()) { return s.reg.On(event, h) }
+
+// Off removes every handler of event.
+func (s *Socket) Off(event string) { s.reg.Off(event) }
+
+// OnAny adds a listener for every incoming event.
+func (s *Socket) OnAny(fn shared.AnyHandler) (off func()) { return s.reg.OnAny(fn) }
+
+// OffAny removes every catch-all listener of incoming events.
+func (s *Socket) OffAny() { s.reg.OffAny() }
+
+// OnAnyOutgoing adds a listener for every event this socket emits.
+func (s *Socket) OnAnyOutgoing(fn shared.AnyHandler) (off func()) { return s.reg.OnAnyOutgoing(fn) }
+
+// OffAnyOutgoing removes every catch-all listener of outgoing events.
+func (s *Socket) OffAnyOutgoing() { s.reg.OffAnyOutgoing() }
+
+// OnDisconnect registers fn, called once with the reason when the socket disconnects.
+func (s *Socket) OnDisconnect(fn func(reason string)) {
+	s.mu.Lock()
+	s.onDisc = append(s.onDisc, fn)
+	s.mu.Unlock()
+}
+
+// Emit sends an event to this socket. []byte arguments travel as binary attachments.
+func (s *Socket) Emit(event string, args ...any) error {
+	return s.emit(event, args, shared.NoID)
+}
+
+func (s *Socket) emit(event string, args []any, id int64) error {
+	if shared.IsReserved(event) {
+		return fmt.Errorf("tsunagi: %q is a reserved event name", event)
+	}
+	p, err := encodeEvent(s.nsp.name, event, args, id)
+	if err != nil {
+		return err
+	}
+	if !s.Connected() {
+		return shared.ErrDisconnected
+	}
+	if out := s.reg.AnyOutgoing(); len(out) > 0 {
+		_, a, _ := shared.ParseEvent(p.Data, p.Buffers)
+		for _, fn := range out {
+			fn(event, a)
+		}
+	}
+	return s.conn.sendPacket(p)
+}
+
+func encodeEvent(nsp, event string, args []any, id int64) (*shared.Packet, error) {
+	var enc shared.Encoder
+	if err := enc.AppendArgs(event, args); err != nil {
+		return nil, err
+	}
+	p := &shared.Packet{Type: shared.EventPacket, Namespace: nsp, ID: id, Data: enc.Buf, Buffers: enc.Buffers}
+	if len(enc.Buffers) > 0 {
+		p.Type = shared.BinaryEvent
+	}
+	return p, nil
+}
+
+// EmitWithAck sends an event and waits for the client's acknowledgement
+// until ctx is done, or for Options.AckTimeout when ctx has no deadline.
+func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (shared.Args, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.conn.srv.opts.AckTimeout)
+		defer cancel()
+	}
+	ch := make(chan shared.Args, 1)
+	s.mu.Lock()
+	if !s.connected {
+		s.mu.Unlock()
+		return shared.Args{}, shared.ErrDisconnected
+	}
+	id := s.nextAck
+	s.nextAck++
+	s.acks[id] = ch
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.acks, id)
+		s.mu.Unlock()
+	}()
+	if err := s.emit(event, args, id); err != nil {
+		return shared.Args{}, err
+	}
+	select {
+	case a, ok := <-ch:
+		if !ok {
+			return shared.Args{}, shared.ErrDisconnected
+		}
+		return a, nil
+	case <-ctx.Done():
+		if ctx.Err() == context.DeadlineExceeded {
+			return shared.Args{}, fmt.Errorf("%w: %w", shared.ErrAckTimeout, ctx.Err())
+		}
+		return shared.Args{}, ctx.Err()
+	}
+}
+
+func (s *Socket) resolveAck(id int64, args shared.Args) {
+	s.mu.Lock()
+	ch, ok := s.acks[id]
+	delete(s.acks, id)
+	s.mu.Unlock()
+	if ok {
+		ch <- args
+	}
+}
+
+// dispatch runs the handlers of one incoming event (on the dispatcher goroutine).
+func (s *Socket) dispatch(event string, args shared.Args, id int64) {
+	if !s.Connected() {
+		return
+	}
+
+	var ack shared.AckFunc
+	if id >= 0 {
+		var once sync.Once
+		ack = func(res ...any) error {
+			err := fmt.Errorf("tsunagi: ack for %q already sent", event)
+			once.Do(func() { err = s.sendAck(id, res) })
+			return err
+		}
+	}
+	for _, fn := range s.reg.Any() {
+		s.conn.safeCall("onAny", func() error { fn(event, args); return nil })
+	}
+	for _, h := range s.reg.Handlers(event) {
+		s.conn.safeCall(event, func() error { return h(args, ack) })
+	}
+}
+
+func (s *Socket) sendAck(id int64, args []any) error {
+	var enc shared.Encoder
+	if err := enc.AppendArgs("", args); err != nil {
+		return err
+	}
+	p := &shared.Packet{Type: shared.Ack, Namespace: s.nsp.name, ID: id, Data: enc.Buf, Buffers: enc.Buffers}
+	if len(enc.Buffers) > 0 {
+		p.Type = shared.BinaryAck
+	}
+	return s.conn.sendPacket(p)
+}
+
+// Join adds the socket to rooms.
+func (s *Socket) Join(rooms ...string) { s.nsp.adapter.AddAll(s.id, rooms) }
+
+// Leave removes the socket from room.
+func (s *Socket) Leave(room string) { s.nsp.adapter.Del(s.id, room) }
+
+// Rooms lists the rooms the socket is in, its own id among them.
+func (s *Socket) Rooms() []string { return s.nsp.adapter.SocketRooms(s.id) }
+
+// To targets the sockets in rooms, except this one (socket.to(room) in Socket.IO).
+func (s *Socket) To(rooms ...string) *Broadcast {
+	return s.nsp.To(rooms...).Except(s.id)
+}
+
+// Broadcast targets every socket of the namespace but this one.
+func (s *Socket) Broadcast() *Broadcast { return s.nsp.newBroadcast().Except(s.id) }
+
+// Disconnect leaves the namespace with reason "server namespace disconnect";
+// with closeConn, it also closes the underlying connection.
+func (s *Socket) Disconnect(closeConn bool) {
+	if closeConn {
+		s.conn.sendPacket(&shared.Packet{Type: shared.Disconnect, Namespace: s.nsp.name, ID: shared.NoID})
+		s.conn.close(ReasonForcedClose, 1000)
+		return
+	}
+	s.closeNamespace(ReasonServerDisconnect, true)
+}
+
+// closeNamespace ends this socket; notify sends DISCONNECT to the client.
+func (s *Socket) closeNamespace(reason string, notify bool) {
+	if notify {
+		s.conn.sendPacket(&shared.Packet{Type: shared.Disconnect, Namespace: s.nsp.name, ID: shared.NoID})
+	}
+	s.conn.removeSocket(s)
+	s.onClose(reason)
+}
+
+// onClose runs once: leaves every room, releases pending acks, tells listeners.
+func (s *Socket) onClose(reason string) {
+	s.mu.Lock()
+	if !s.connected {
+		s.mu.Unlock()
+		return
+	}
+	s.connected = false
+	s.disconnect = reason
+	acks := s.acks
+	s.acks = map[int64]chan shared.Args{}
+	fns := s.onDisc
+	s.mu.Unlock()
+	for _, ch := range acks {
+		close(ch)
+	}
+	s.nsp.remove(s)
+	for _, fn := range fns {
+		s.conn.safeCall("disconnect", func() error { fn(reason); return nil })
+	}
+}

@@ -1,0 +1,374 @@
+package shared
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// PacketType is the type of a Socket.IO v5 packet.
+type PacketType byte
+
+// Socket.IO v5 packet types.
+const (
+	Connect PacketType = iota
+	Disconnect
+	EventPacket
+	Ack
+	ConnectError
+	BinaryEvent
+	BinaryAck
+)
+
+var packetTypeNames = [...]string{"CONNECT", "DISCONNECT", "EVENT", "ACK", "CONNECT_ERROR", "BINARY_EVENT", "BINARY_ACK"}
+
+func (t PacketType) String() string {
+	if int(t) < len(packetTypeNames) {
+		return packetTypeNames[t]
+	}
+	return "PacketType(" + strconv.Itoa(int(t)) + ")"
+}
+
+// IsBinary reports whether packets of this type carry binary attachments.
+func (t PacketType) IsBinary() bool { return t == BinaryEvent || t == BinaryAck }
+
+// NoID is the ID of a packet that carries no ack id.
+const NoID int64 = -1
+
+// Packet is one Socket.IO packet.
+type Packet struct {
+	Type PacketType
+	// Namespace is "/" for the main namespace (omitted on the wire).
+	Namespace string
+	// ID is the ack id, or NoID.
+	ID int64
+	// Data is the JSON payload as it travels, placeholders included; nil when absent.
+	Data json.RawMessage
+	// Attachments is the number of binary messages that follow a binary packet.
+	Attachments int
+	// Buffers holds the binary attachments, in order.
+	Buffers [][]byte
+}
+
+// AppendEncode appends the text form of p to dst:
+// <type>[<attachments>-][<nsp>,][<id>][JSON]. The attachment count written
+// is len(p.Buffers) for binary types.
+func (p *Packet) AppendEncode(dst []byte) []byte {
+	dst = append(dst, '0'+byte(p.Type))
+	if p.Type.IsBinary() {
+		dst = strconv.AppendInt(dst, int64(len(p.Buffers)), 10)
+		dst = append(dst, '-')
+	}
+	if p.Namespace != "" && p.Namespace != "/" {
+		dst = append(dst, p.Namespace...)
+		dst = append(dst, ',')
+	}
+	if p.ID >= 0 {
+		dst = strconv.AppendInt(dst, p.ID, 10)
+	}
+	return append(dst, p.Data...)
+}
+
+// Message returns p as a text WebSocket message ("4" + the packet) followed
+// by its binary attachments.
+func (p *Packet) Message() []byte {
+	return p.AppendEncode(append(make([]byte, 0, 16+len(p.Namespace)+len(p.Data)), byte(EIOMessage)))
+}
+
+// ParseError describes a packet that does not follow the protocol.
+type ParseError struct {
+	Reason string
+}
+
+func (e *ParseError) Error() string { return "tsunagi: invalid packet: " + e.Reason }
+
+func parseErr(format string, args ...any) error {
+	return &ParseError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// Limits bound what a decoder accepts. The zero value means the defaults.
+type Limits struct {
+	// MaxAttachments per binary packet. Defaults to DefaultMaxAttachments.
+	MaxAttachments int
+}
+
+func (l Limits) maxAttachments() int {
+	if l.MaxAttachments > 0 {
+		return l.MaxAttachments
+	}
+	return DefaultMaxAttachments
+}
+
+// DecodePacket parses the text form of a Socket.IO packet (without the
+// Engine.IO "4") and checks that its payload fits its type. For binary types
+// the caller collects p.Attachments binary messages into p.Buffers; Decoder
+// does that.
+func DecodePacket(s []byte, lim Limits) (Packet, error) {
+	p := Packet{Namespace: "/", ID: NoID}
+	if len(s) == 0 {
+		return p, parseErr("empty packet")
+	}
+	if s[0] < '0' || s[0] > '6' {
+		return p, parseErr("unknown packet type %q", s[0])
+	}
+	p.Type = PacketType(s[0] - '0')
+	i := 1
+	if p.Type.IsBinary() {
+		j := i
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' && j-i < 4 {
+			j++
+		}
+		if j == i || j >= len(s) || s[j] != '-' {
+			return p, parseErr("binary packet without a valid attachment count")
+		}
+		n, _ := strconv.Atoi(string(s[i:j]))
+		if n < 1 || n > lim.maxAttachments() {
+			return p, parseErr("%d attachments (allowed: 1 to %d)", n, lim.maxAttachments())
+		}
+		p.Attachments = n
+		i = j + 1
+	}
+	if i < len(s) && s[i] == '/' {
+		j := bytes.IndexByte(s[i:], ',')
+		if j < 0 {
+			p.Namespace = string(s[i:])
+			i = len(s)
+		} else {
+			p.Namespace = string(s[i : i+j])
+			i += j + 1
+		}
+	}
+	if i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		j := i
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		if j-i > 16 {
+			return p, parseErr("ack id too long")
+		}
+		id, _ := strconv.ParseInt(string(s[i:j]), 10, 64)
+		if id > MaxAckID {
+			return p, parseErr("ack id %d above 2^53", id)
+		}
+		p.ID = id
+		i = j
+	}
+	if i < len(s) {
+		p.Data = json.RawMessage(s[i:])
+	}
+	return p, p.validate()
+}
+
+func (p *Packet) validate() error {
+	first := firstByte(p.Data)
+	if p.Data != nil && !json.Valid(p.Data) {
+		return parseErr("%s payload is not valid JSON", p.Type)
+	}
+	switch p.Type {
+	case Connect:
+		if p.Data != nil && first != '{' {
+			return parseErr("CONNECT payload must be an object")
+		}
+	case Disconnect:
+		if p.Data != nil {
+			return parseErr("DISCONNECT carries no payload")
+		}
+	case ConnectError:
+		if first != '{' && first != '"' {
+			return parseErr("CONNECT_ERROR payload must be an object or a string")
+		}
+	case EventPacket, BinaryEvent:
+		if first != '[' {
+			return parseErr("EVENT payload must be an array")
+		}
+		name, err := eventName(p.Data)
+		if err != nil {
+			return err
+		}
+		if IsReserved(name) {
+			return parseErr("event name %q is reserved", name)
+		}
+	case Ack, BinaryAck:
+		if first != '[' {
+			return parseErr("ACK payload must be an array")
+		}
+		if p.ID < 0 {
+			return parseErr("ACK without an id")
+		}
+	}
+	return nil
+}
+
+func firstByte(b []byte) byte {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		return c
+	}
+	return 0
+}
+
+// eventName returns the first element of a valid JSON array, which must be a string.
+func eventName(data []byte) (string, error) {
+	elems, err := splitArray(data, nil)
+	if err != nil {
+		return "", err
+	}
+	if len(elems) == 0 {
+		return "", parseErr("EVENT payload is an empty array")
+	}
+	return decodeName(elems[0])
+}
+
+func decodeName(raw []byte) (string, error) {
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", parseErr("event name must be a string, not %.20s", raw)
+	}
+	// Fast path: no escapes.
+	if bytes.IndexByte(raw[1:len(raw)-1], '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var name string
+	if err := json.Unmarshal(raw, &name); err != nil {
+		return "", parseErr("event name: %v", err)
+	}
+	return name, nil
+}
+
+// splitArray returns the top-level elements of a valid JSON array, appended
+// to dst. Whitespace around elements is trimmed.
+func splitArray(data []byte, dst []json.RawMessage) ([]json.RawMessage, error) {
+	i := 0
+	skip := func() {
+		for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n') {
+			i++
+		}
+	}
+	skip()
+	if i >= len(data) || data[i] != '[' {
+		return dst, parseErr("payload must be a JSON array")
+	}
+	i++
+	skip()
+	if i < len(data) && data[i] == ']' {
+		return dst, nil
+	}
+	for i < len(data) {
+		skip()
+		start := i
+		depth := 0
+	elem:
+		for ; i < len(data); i++ {
+			switch data[i] {
+			case '"':
+				for i++; i < len(data) && data[i] != '"'; i++ {
+					if data[i] == '\\' {
+						i++
+					}
+				}
+			case '[', '{':
+				depth++
+			case ']', '}':
+				if depth == 0 {
+					break elem
+				}
+				depth--
+			case ',':
+				if depth == 0 {
+					break elem
+				}
+			}
+		}
+		end := i
+		for end > start && (data[end-1] == ' ' || data[end-1] == '\t' || data[end-1] == '\r' || data[end-1] == '\n') {
+			end--
+		}
+		if end == start {
+			return dst, parseErr("empty array element")
+		}
+		dst = append(dst, json.RawMessage(data[start:end:end]))
+		if i >= len(data) {
+			break
+		}
+		if data[i] == ']' {
+			return dst, nil
+		}
+		i++ // ','
+	}
+	return dst, parseErr("unterminated JSON array")
+}
+
+// Reserved event names: they have a meaning of their own in Socket.IO and
+// cannot be emitted or received as events.
+var reserved = [...]string{"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
+
+// IsReserved reports whether name is reserved by Socket.IO.
+func IsReserved(name string) bool {
+	for _, r := range reserved {
+		if name == r {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrUnexpectedBinary is returned for a binary message that no packet announced.
+var ErrUnexpectedBinary = errors.New("tsunagi: binary message without a binary packet announcing it")
+
+// Decoder turns WebSocket messages into whole Socket.IO packets, joining the
+// binary messages that follow a binary packet to it. It is not safe for
+// concurrent use; each connection has its own.
+type Decoder struct {
+	Limits  Limits
+	pending *Packet
+}
+
+// Text decodes the data of an Engine.IO message packet (after the "4").
+// complete is false while a binary packet waits for its attachments.
+func (d *Decoder) Text(data []byte) (p Packet, complete bool, err error) {
+	if d.pending != nil {
+		n := d.Waiting()
+		d.pending = nil
+		return p, false, parseErr("text message while %d binary attachments were expected", n)
+	}
+	p, err = DecodePacket(data, d.Limits)
+	if err != nil {
+		return p, false, err
+	}
+	if p.Type.IsBinary() {
+		if err := checkPlaceholders(p.Data, p.Attachments); err != nil {
+			return p, false, err
+		}
+		p.Data = bytes.Clone(p.Data)
+		p.Buffers = make([][]byte, 0, p.Attachments)
+		d.pending = &p
+		return p, false, nil
+	}
+	return p, true, nil
+}
+
+// Binary adds a binary WebSocket message to the pending binary packet.
+func (d *Decoder) Binary(msg []byte) (p Packet, complete bool, err error) {
+	if d.pending == nil {
+		return p, false, ErrUnexpectedBinary
+	}
+	d.pending.Buffers = append(d.pending.Buffers, msg)
+	if len(d.pending.Buffers) < d.pending.Attachments {
+		return p, false, nil
+	}
+	p = *d.pending
+	d.pending = nil
+	return p, true, nil
+}
+
+// Waiting reports how many attachments the pending packet still needs.
+func (d *Decoder) Waiting() int {
+	if d.pending == nil {
+		return 0
+	}
+	return d.pending.Attachments - len(d.pending.Buffers)
+}

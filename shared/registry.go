@@ -1,0 +1,129 @@
+package shared
+
+import "sync"
+
+// AnyHandler receives every event, for catch-all listeners (onAny).
+type AnyHandler func(event string, args Args)
+
+// Registry holds the event handlers of one socket; both ends use it. It is
+// safe for concurrent use, and the lists it returns are snapshots, so
+// handlers run outside its lock and may add or remove handlers.
+type Registry struct {
+	mu       sync.Mutex
+	handlers map[string][]*handlerEntry
+	anyIn    []*anyEntry
+	anyOut   []*anyEntry
+}
+
+type handlerEntry struct{ h Handler }
+type anyEntry struct{ fn AnyHandler }
+
+// On adds h for event; the returned func removes it.
+func (r *Registry) On(event string, h Handler) (off func()) {
+	e := &handlerEntry{h: h}
+	r.mu.Lock()
+	if r.handlers == nil {
+		r.handlers = map[string][]*handlerEntry{}
+	}
+	r.handlers[event] = appendCOW(r.handlers[event], e)
+	r.mu.Unlock()
+	return func() {
+		r.mu.Lock()
+		r.handlers[event] = removeCOW(r.handlers[event], e)
+		if len(r.handlers[event]) == 0 {
+			delete(r.handlers, event)
+		}
+		r.mu.Unlock()
+	}
+}
+
+// Off removes every handler of event.
+func (r *Registry) Off(event string) {
+	r.mu.Lock()
+	delete(r.handlers, event)
+	r.mu.Unlock()
+}
+
+// Handlers returns the handlers of event.
+func (r *Registry) Handlers(event string) []Handler {
+	r.mu.Lock()
+	es := r.handlers[event]
+	r.mu.Unlock()
+	out := make([]Handler, len(es))
+	for i, e := range es {
+		out[i] = e.h
+	}
+	return out
+}
+
+// Has reports whether event has a handler.
+func (r *Registry) Has(event string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.handlers[event]) > 0
+}
+
+// OnAny adds a listener for every incoming event.
+func (r *Registry) OnAny(fn AnyHandler) (off func()) { return r.addAny(&r.anyIn, fn) }
+
+// OnAnyOutgoing adds a listener for every outgoing event.
+func (r *Registry) OnAnyOutgoing(fn AnyHandler) (off func()) { return r.addAny(&r.anyOut, fn) }
+
+// OffAny removes every catch-all listener of incoming events.
+func (r *Registry) OffAny() {
+	r.mu.Lock()
+	r.anyIn = nil
+	r.mu.Unlock()
+}
+
+// OffAnyOutgoing removes every catch-all listener of outgoing events.
+func (r *Registry) OffAnyOutgoing() {
+	r.mu.Lock()
+	r.anyOut = nil
+	r.mu.Unlock()
+}
+
+// Any returns the catch-all listeners of incoming events.
+func (r *Registry) Any() []AnyHandler { return r.anys(&r.anyIn) }
+
+// AnyOutgoing returns the catch-all listeners of outgoing events.
+func (r *Registry) AnyOutgoing() []AnyHandler { return r.anys(&r.anyOut) }
+
+func (r *Registry) anys(list *[]*anyEntry) []AnyHandler {
+	r.mu.Lock()
+	es := *list
+	r.mu.Unlock()
+	if len(es) == 0 {
+		return nil
+	}
+	out := make([]AnyHandler, len(es))
+	for i, e := range es {
+		out[i] = e.fn
+	}
+	return out
+}
+
+func (r *Registry) addAny(list *[]*anyEntry, fn AnyHandler) func() {
+	e := &anyEntry{fn: fn}
+	r.mu.Lock()
+	*list = appendCOW(*list, e)
+	r.mu.Unlock()
+	return func() {
+		r.mu.Lock()
+		*list = removeCOW(*list, e)
+		r.mu.Unlock()
+	}
+}
+
+// appendCOW and removeCOW never write into a slice a snapshot may share.
+func appendCOW[E any](s []*E, e *E) []*E { return append(s[:len(s):len(s)], e) }
+
+func removeCOW[E any](s []*E, e *E) []*E {
+	for i, x := range s {
+		if x == e {
+			n := make([]*E, 0, len(s)-1)
+			return append(append(n, s[:i]...), s[i+1:]...)
+		}
+	}
+	return s
+}

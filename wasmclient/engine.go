@@ -1,0 +1,268 @@
+package wasmclient
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/coder/websocket"
+
+	"github.com/tsunagi/tsunagi/shared"
+)
+
+// engine is one Engine.IO connection: a WebSocket, its reader and the
+// dispatcher that runs handlers in order.
+type engine struct {
+	s    *Socket
+	ws   *websocket.Conn
+	open shared.OpenPacket
+	dec  shared.Decoder
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wlock  chan struct{} // held while a packet and its attachments are written
+	tasks  chan func()
+
+	mu     sync.Mutex
+	reason string
+	done   chan struct{}
+}
+
+func newEngine(s *Socket, ws *websocket.Conn) *engine {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &engine{
+		s:      s,
+		ws:     ws,
+		ctx:    ctx,
+		cancel: cancel,
+		wlock:  make(chan struct{}, 1),
+		tasks:  make(chan func(), 64),
+		done:   make(chan struct{}),
+	}
+}
+
+// handshake reads the open packet.
+func (e *engine) handshake(ctx context.Context) error {
+	typ, msg, err := e.ws.Read(ctx)
+	if err != nil {
+		return fmt.Errorf("tsunagi: reading open packet: %w", err)
+	}
+	if typ != websocket.MessageText {
+		return errors.New("tsunagi: expected the open packet, got binary")
+	}
+	t, data, err := shared.DecodeEIO(msg)
+	if err != nil {
+		return err
+	}
+	if t != shared.EIOOpen {
+		return fmt.Errorf("tsunagi: expected the open packet, got %s", t)
+	}
+	if e.open, err = shared.DecodeOpen(data); err != nil {
+		return err
+	}
+	if e.open.MaxPayload > 0 {
+		e.ws.SetReadLimit(e.open.MaxPayload)
+	}
+	return nil
+}
+
+// awaitConnect reads until the server accepts or refuses the namespace.
+func (e *engine) awaitConnect(ctx context.Context) (string, error) {
+	for {
+		p, err := e.readPacket(ctx)
+		if err != nil {
+			return "", err
+		}
+		if p == nil || p.Namespace != e.s.nsp {
+			continue
+		}
+		switch p.Type {
+		case shared.Connect:
+			var v struct {
+				SID string `json:"sid"`
+			}
+			if err := json.Unmarshal(p.Data, &v); err != nil || v.SID == "" {
+				return "", fmt.Errorf("tsunagi: invalid CONNECT reply %s", p.Data)
+			}
+			return v.SID, nil
+		case shared.ConnectError:
+			ce := &ConnectError{}
+			if len(p.Data) > 0 && p.Data[0] == '"' {
+				_ = json.Unmarshal(p.Data, &ce.Message)
+			} else if err := json.Unmarshal(p.Data, ce); err != nil {
+				return "", fmt.Errorf("tsunagi: invalid CONNECT_ERROR %s", p.Data)
+			}
+			return "", ce
+		}
+	}
+}
+
+// readPacket reads messages until a whole Socket.IO packet arrives,
+// answering pings on the way. It returns nil for an Engine.IO packet that
+// carries none.
+func (e *engine) readPacket(ctx context.Context) (*shared.Packet, error) {
+	for {
+		typ, msg, err := e.ws.Read(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if typ == websocket.MessageBinary {
+			p, complete, err := e.dec.Binary(msg)
+			if err != nil {
+				return nil, err
+			}
+			if complete {
+				return &p, nil
+			}
+			continue
+		}
+		t, data, err := shared.DecodeEIO(msg)
+		if err != nil {
+			return nil, err
+		}
+		switch t {
+		case shared.EIOPing:
+			if err := e.write(ctx, websocket.MessageText, append([]byte{byte(shared.EIOPong)}, data...)); err != nil {
+				return nil, err
+			}
+		case shared.EIOMessage:
+			p, complete, err := e.dec.Text(data)
+			if err != nil {
+				return nil, err
+			}
+			if complete {
+				return &p, nil
+			}
+		case shared.EIOClose:
+			return nil, errServerClose
+		case shared.EIONoop, shared.EIOPong:
+		default:
+			return nil, fmt.Errorf("tsunagi: unexpected Engine.IO %s packet", t)
+		}
+	}
+}
+
+var errServerClose = errors.New("tsunagi: server closed the connection")
+
+// start runs the reader and the dispatcher.
+func (e *engine) start() {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); e.dispatchLoop() }()
+	go func() {
+		reason := e.readLoop()
+		e.close(reason)
+		close(e.tasks)
+		wg.Wait()
+		e.mu.Lock()
+		reason = e.reason
+		e.mu.Unlock()
+		e.s.closed(e, reason)
+		close(e.done)
+	}()
+}
+
+func (e *engine) readLoop() string {
+	for {
+		p, err := e.readPacket(e.ctx)
+		if err != nil {
+			var pe *shared.ParseError
+			switch {
+			case errors.As(err, &pe):
+				e.s.report(err)
+				return ReasonParseError
+			case errors.Is(err, errServerClose), websocket.CloseStatus(err) != -1:
+				return ReasonTransportClose
+			default:
+				return ReasonTransportError
+			}
+		}
+		if p == nil || p.Namespace != e.s.nsp {
+			continue
+		}
+		switch p.Type {
+		case shared.EventPacket, shared.BinaryEvent:
+			name, args, err := shared.ParseEvent(p.Data, p.Buffers)
+			if err != nil {
+				e.s.report(err)
+				return ReasonParseError
+			}
+			id := p.ID
+			e.task(func() { e.s.dispatch(e, name, args, id) })
+		case shared.Ack, shared.BinaryAck:
+			args, err := shared.ParseArgs(p.Data, p.Buffers)
+			if err != nil {
+				e.s.report(err)
+				return ReasonParseError
+			}
+			e.s.resolveAck(p.ID, args)
+		case shared.Disconnect:
+			return ReasonServerDisconnect
+		default:
+			e.s.report(fmt.Errorf("tsunagi: unexpected %s packet", p.Type))
+		}
+	}
+}
+
+func (e *engine) task(fn func()) {
+	select {
+	case e.tasks <- fn:
+	case <-e.ctx.Done():
+	}
+}
+
+func (e *engine) dispatchLoop() {
+	for fn := range e.tasks {
+		fn()
+	}
+}
+
+// write sends one message, waiting for the write lock as long as ctx allows.
+func (e *engine) write(ctx context.Context, typ websocket.MessageType, b []byte) error {
+	select {
+	case e.wlock <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-e.wlock }()
+	return e.ws.Write(ctx, typ, b)
+}
+
+// writePacket sends a packet and its attachments, with nothing in between.
+func (e *engine) writePacket(ctx context.Context, p *shared.Packet) error {
+	select {
+	case e.wlock <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-e.wlock }()
+	if err := e.ws.Write(ctx, websocket.MessageText, p.Message()); err != nil {
+		return err
+	}
+	for _, b := range p.Buffers {
+		if err := e.ws.Write(ctx, websocket.MessageBinary, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// close ends the engine once. It closes with status 1000 only: under js,
+// coder/websocket's Close throws for codes other than 1000 and 3000–4999.
+func (e *engine) close(reason string) {
+	e.mu.Lock()
+	if e.reason != "" {
+		e.mu.Unlock()
+		return
+	}
+	e.reason = reason
+	e.mu.Unlock()
+	go func() {
+		_ = e.ws.Close(websocket.StatusNormalClosure, "")
+		e.cancel()
+	}()
+}
+
+func (e *engine) wait() { <-e.done }
