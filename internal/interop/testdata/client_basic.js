@@ -34,6 +34,7 @@ socket.on("news", (data) => {
     console.log("ack " + JSON.stringify(args));
     clearTimeout(timer);
     socket.disconnect();
-    process.exit(0);
+    // Let the DISCONNECT packet and the close frame go out first.
+    setTimeout(() => process.exit(0), 100);
   });
 });
