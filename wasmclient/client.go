@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +41,9 @@ type Options struct {
 	AckTimeout time.Duration
 	// WriteTimeout bounds each write. Defaults to 10 s.
 	WriteTimeout time.Duration
+	// MaxBuffer is the most emits queued while the socket is connecting;
+	// Emit returns ErrBufferFull beyond it. Defaults to 1024.
+	MaxBuffer int
 	// OnError receives errors that have no caller to return to: a handler's
 	// error, a payload that did not decode, a recovered panic. Defaults to log.Printf.
 	OnError func(error)
@@ -83,7 +85,12 @@ type Socket struct {
 	onConnErr  []func(error)
 	onDisc     []func(reason string)
 	lastReason string
+	active     bool             // connecting or connected: emits are buffered, not refused
+	buffer     []*shared.Packet // emits made while connecting, sent on connect
 }
+
+// ErrBufferFull is returned by Emit when the offline buffer is full.
+var ErrBufferFull = errors.New("tsunagi: offline buffer full")
 
 // New returns an unconnected Socket for rawURL, whose path names the
 // namespace ("http://host:port/admin"; "/" when empty). Call Connect.
@@ -106,6 +113,9 @@ func New(rawURL string, opts *Options) (*Socket, error) {
 	}
 	if s.opts.Path == "" {
 		s.opts.Path = "/socket.io/"
+	}
+	if s.opts.MaxBuffer <= 0 {
+		s.opts.MaxBuffer = 1024
 	}
 	if s.opts.WriteTimeout <= 0 {
 		s.opts.WriteTimeout = 10 * time.Second
@@ -223,12 +233,16 @@ func (s *Socket) Connect(ctx context.Context) error {
 		s.mu.Unlock()
 		return nil
 	}
+	s.active = true
 	s.mu.Unlock()
 	err := s.connect(ctx)
 	if err != nil {
 		s.mu.Lock()
+		s.active = false
+		s.buffer = nil
 		fns := s.onConnErr
 		s.mu.Unlock()
+		s.failAcks()
 		for _, fn := range fns {
 			s.safeCall("connect_error", func() error { fn(err); return nil })
 		}
@@ -267,12 +281,50 @@ func (s *Socket) connect(ctx context.Context) error {
 	s.id = id
 	s.connected = true
 	fns := s.onConnect
+	buffered := s.buffer
+	s.buffer = nil
 	s.mu.Unlock()
 	e.start()
+	for _, p := range buffered {
+		wctx, cancel := context.WithTimeout(context.Background(), s.opts.WriteTimeout)
+		err := e.writePacket(wctx, p)
+		cancel()
+		if err != nil {
+			break
+		}
+	}
 	for _, fn := range fns {
 		e.task(func() { s.safeCall("connect", func() error { fn(); return nil }) })
 	}
 	return nil
+}
+
+// Open starts connecting in the background, like socket.io-client's
+// connect(): emits made meanwhile are buffered and sent once connected, and
+// a failure reaches the OnConnectError listeners.
+func (s *Socket) Open() {
+	s.mu.Lock()
+	if s.connected || s.active {
+		s.mu.Unlock()
+		return
+	}
+	s.active = true
+	s.mu.Unlock()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		s.Connect(ctx)
+	}()
+}
+
+func (s *Socket) failAcks() {
+	s.mu.Lock()
+	acks := s.acks
+	s.acks = map[int64]chan shared.Args{}
+	s.mu.Unlock()
+	for _, ch := range acks {
+		close(ch)
+	}
 }
 
 // Emit sends an event. []byte arguments travel as binary attachments.
@@ -294,7 +346,15 @@ func (s *Socket) emit(event string, args []any, id int64) error {
 	}
 	s.mu.Lock()
 	e := s.eng
-	connected := s.connected
+	connected, active := s.connected, s.active
+	if !connected && active {
+		defer s.mu.Unlock()
+		if len(s.buffer) >= s.opts.MaxBuffer {
+			return ErrBufferFull
+		}
+		s.buffer = append(s.buffer, p)
+		return nil
+	}
 	s.mu.Unlock()
 	if !connected {
 		return shared.ErrDisconnected
@@ -320,7 +380,7 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (sh
 	}
 	ch := make(chan shared.Args, 1)
 	s.mu.Lock()
-	if !s.connected {
+	if !s.connected && !s.active {
 		s.mu.Unlock()
 		return shared.Args{}, shared.ErrDisconnected
 	}
@@ -405,8 +465,11 @@ func (s *Socket) sendAck(e *engine, id int64, args []any) error {
 func (s *Socket) Disconnect() error {
 	s.mu.Lock()
 	e := s.eng
+	s.active = false
+	s.buffer = nil
 	s.mu.Unlock()
 	if e == nil {
+		s.failAcks()
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.WriteTimeout)
@@ -427,6 +490,7 @@ func (s *Socket) closed(e *engine, reason string) {
 	s.eng = nil
 	wasConnected := s.connected
 	s.connected = false
+	s.active = false
 	s.id = ""
 	s.lastReason = reason
 	acks := s.acks
@@ -442,15 +506,4 @@ func (s *Socket) closed(e *engine, reason string) {
 	for _, fn := range fns {
 		s.safeCall("disconnect", func() error { fn(reason); return nil })
 	}
-}
-
-// trimNamespace normalizes a namespace name.
-func trimNamespace(n string) string {
-	if n == "" {
-		return "/"
-	}
-	if !strings.HasPrefix(n, "/") {
-		return "/" + n
-	}
-	return n
 }
