@@ -28,8 +28,12 @@ import (
 
 // The tutorial's events.
 type (
-	News   struct{ Hello string `json:"hello"` }
-	MyData struct{ My string `json:"my"` }
+	News struct {
+		Hello string `json:"hello"`
+	}
+	MyData struct {
+		My string `json:"my"`
+	}
 )
 
 var (
