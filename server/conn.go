@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -140,6 +141,10 @@ func (c *conn) readLoop() string {
 				var ce websocket.CloseError
 				if errors.As(err, &ce) {
 					return ReasonTransportClose
+				}
+				if strings.Contains(err.Error(), "read limited at") {
+					c.log("tsunagi: closing connection: message over maxPayload", "maxPayload", c.srv.opts.MaxPayload, "err", err)
+					return ReasonParseError
 				}
 				c.log("tsunagi: read failed", "err", err)
 				return ReasonTransportError
