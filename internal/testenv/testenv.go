@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -400,11 +401,53 @@ func remoteObjectString(o *runtime.RemoteObject) string {
 		return string(o.Value)
 	case o.UnserializableValue != "":
 		return string(o.UnserializableValue)
+	case o.Preview != nil && o.Subtype != runtime.RemoteObjectSubtypeError:
+		return previewString(o.Preview)
 	case o.Description != "":
 		return o.Description
 	default:
 		return string(o.Type)
 	}
+}
+
+// previewString renders an object preview as the console shows it, such as
+// {hello: "world"} or [1, 2].
+func previewString(p *runtime.ObjectPreview) string {
+	var b strings.Builder
+	isArray := p.Subtype == runtime.ObjectPreviewSubtypeArray
+	if isArray {
+		b.WriteString("[")
+	} else {
+		if p.Description != "" && p.Description != "Object" {
+			b.WriteString(p.Description + " ")
+		}
+		b.WriteString("{")
+	}
+	for i, prop := range p.Properties {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if !isArray {
+			b.WriteString(prop.Name + ": ")
+		}
+		switch {
+		case prop.ValuePreview != nil:
+			b.WriteString(previewString(prop.ValuePreview))
+		case prop.Type == runtime.PropertyPreviewTypeString:
+			b.WriteString(strconv.Quote(prop.Value))
+		default:
+			b.WriteString(prop.Value)
+		}
+	}
+	if p.Overflow {
+		b.WriteString(", …")
+	}
+	if isArray {
+		b.WriteString("]")
+	} else {
+		b.WriteString("}")
+	}
+	return b.String()
 }
 
 // ErrTimeout is returned by Poll when the condition was not met in time.

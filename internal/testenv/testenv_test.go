@@ -56,7 +56,7 @@ func TestNewBrowser(t *testing.T) {
 	ctx := NewBrowser(t)
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	page := `data:text/html,<title>t</title><p id="x">hi</p><script>console.log("from the page", 42)</script>`
+	page := `data:text/html,<title>t</title><p id="x">hi</p><script>console.log("from the page", 42, {hello: "world", n: [1, "a"]})</script>`
 	if err := chromedp.Do(tctx, chromedp.Navigate(page)); err != nil {
 		t.Fatalf("navigate: %v", err)
 	}
