@@ -1,4 +1,4 @@
-package main
+package devserver
 
 import (
 	"bytes"
@@ -11,14 +11,15 @@ import (
 	"strings"
 )
 
-type assets struct {
-	wasm     *precompressed
-	wasmExec []byte
+// Assets are the files built for the browser.
+type Assets struct {
+	Wasm     *Precompressed // client.wasm
+	WasmExec []byte         // wasm_exec.js of the same toolchain
 }
 
-// buildAssets builds pkg for js/wasm and reads the wasm_exec.js of the same
+// BuildAssets builds pkg for js/wasm and reads the wasm_exec.js of the same
 // Go toolchain, so the two always match.
-func buildAssets(pkg string) (*assets, error) {
+func BuildAssets(pkg string) (*Assets, error) {
 	dir, err := os.MkdirTemp("", "tsunagi-devserver-")
 	if err != nil {
 		return nil, err
@@ -43,20 +44,21 @@ func buildAssets(pkg string) (*assets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("copying wasm_exec.js: %w", err)
 	}
-	p, err := newPrecompressed("application/wasm", raw)
+	p, err := NewPrecompressed("application/wasm", raw)
 	if err != nil {
 		return nil, err
 	}
-	return &assets{wasm: p, wasmExec: execJS}, nil
+	return &Assets{Wasm: p, WasmExec: execJS}, nil
 }
 
-// precompressed serves one file compressed ahead of time.
-type precompressed struct {
+// Precompressed serves one file compressed ahead of time.
+type Precompressed struct {
 	typ     string
-	raw, gz []byte
+	Raw, GZ []byte
 }
 
-func newPrecompressed(typ string, raw []byte) (*precompressed, error) {
+// NewPrecompressed compresses raw once, for every request to come.
+func NewPrecompressed(typ string, raw []byte) (*Precompressed, error) {
 	var b bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
 	if _, err := zw.Write(raw); err != nil {
@@ -65,18 +67,18 @@ func newPrecompressed(typ string, raw []byte) (*precompressed, error) {
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
-	return &precompressed{typ: typ, raw: raw, gz: b.Bytes()}, nil
+	return &Precompressed{typ: typ, Raw: raw, GZ: b.Bytes()}, nil
 }
 
-func (p *precompressed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (p *Precompressed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", p.typ)
 	h.Set("Vary", "Accept-Encoding")
 	h.Set("Cache-Control", "no-cache")
-	body := p.raw
+	body := p.Raw
 	if acceptsEncoding(r.Header.Get("Accept-Encoding"), "gzip") {
 		h.Set("Content-Encoding", "gzip")
-		body = p.gz
+		body = p.GZ
 	}
 	h.Set("Content-Length", fmt.Sprint(len(body)))
 	if r.Method != http.MethodHead {
