@@ -344,6 +344,12 @@ func (s *Socket) emit(event string, args []any, id int64) error {
 	if len(enc.Buffers) > 0 {
 		p.Type = shared.BinaryEvent
 	}
+	if out := s.reg.AnyOutgoing(); len(out) > 0 {
+		_, a, _ := shared.ParseEvent(p.Data, p.Buffers)
+		for _, fn := range out {
+			fn(event, a)
+		}
+	}
 	s.mu.Lock()
 	e := s.eng
 	connected, active := s.connected, s.active
@@ -358,12 +364,6 @@ func (s *Socket) emit(event string, args []any, id int64) error {
 	s.mu.Unlock()
 	if !connected {
 		return shared.ErrDisconnected
-	}
-	if out := s.reg.AnyOutgoing(); len(out) > 0 {
-		_, a, _ := shared.ParseEvent(p.Data, p.Buffers)
-		for _, fn := range out {
-			fn(event, a)
-		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.WriteTimeout)
 	defer cancel()

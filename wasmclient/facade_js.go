@@ -562,14 +562,20 @@ func (js *jsSocket) emitWithAck(args []safejs.Value, timeout time.Duration) any 
 	var exec safejs.Func
 	exec, _ = safejs.FuncOf(func(_ safejs.Value, pa []safejs.Value) any {
 		resolve, reject := pa[0], pa[1]
+		eff := timeout
+		if eff == 0 {
+			// Without a timeout the Promise would wait for ever on a lost
+			// ack; reject on disconnect instead, through the timeout form.
+			eff = time.Duration(math.MaxInt64)
+		}
 		var cb safejs.Func
 		cb, _ = safejs.FuncOf(func(_ safejs.Value, ra []safejs.Value) any {
 			defer cb.Release()
-			if timeout > 0 {
-				if len(ra) > 0 && !ra[0].IsNull() && !ra[0].IsUndefined() {
-					_, _ = reject.Invoke(ra[0])
-					return nil
-				}
+			if len(ra) > 0 && !ra[0].IsNull() && !ra[0].IsUndefined() {
+				_, _ = reject.Invoke(ra[0])
+				return nil
+			}
+			if len(ra) > 0 {
 				ra = ra[1:]
 			}
 			var first any = safejs.Undefined()
@@ -579,12 +585,6 @@ func (js *jsSocket) emitWithAck(args []safejs.Value, timeout time.Duration) any 
 			_, _ = resolve.Invoke(first)
 			return nil
 		})
-		eff := timeout
-		if eff == 0 {
-			// Without a timeout the Promise would wait for ever on a lost
-			// ack; reject on disconnect instead, through the timeout form.
-			eff = time.Duration(math.MaxInt64)
-		}
 		js.emit(append(append([]safejs.Value(nil), args...), cb.Value()), eff)
 		return nil
 	})
