@@ -1,0 +1,46 @@
+// The official socket.io 4.8 server that scripts/bench measures tsunagi's
+// cmd/benchserver against: the same two events, WebSocket only, defaults
+// otherwise (pingInterval 25 s, pingTimeout 20 s, no compression).
+//
+//   echo        acks its arguments back
+//   broadcast   emits bcast with its arguments to every socket, then acks
+//
+//   NODE_PATH=~/.cache/tsunagi/node/node_modules node bench/node/server.js -addr 127.0.0.1:8126
+"use strict";
+
+const http = require("http");
+const { Server } = require("socket.io");
+
+let addr = "127.0.0.1:8126";
+for (let i = 2; i < process.argv.length; i++) {
+  if (process.argv[i] === "-addr" || process.argv[i] === "--addr") addr = process.argv[++i];
+}
+const colon = addr.lastIndexOf(":");
+const host = addr.slice(0, colon);
+const port = Number(addr.slice(colon + 1));
+
+const httpServer = http.createServer();
+const io = new Server(httpServer, { transports: ["websocket"], serveClient: false });
+
+io.on("connection", (socket) => {
+  socket.on("echo", (...args) => {
+    const ack = args.pop();
+    if (typeof ack === "function") ack(...args);
+  });
+  socket.on("broadcast", (...args) => {
+    const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
+    io.emit("bcast", ...args);
+    if (ack) ack();
+  });
+});
+
+httpServer.listen(port, host, () => {
+  console.error(`node socket.io ${require("socket.io/package.json").version}: listening on ${addr}`);
+});
+
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.on(sig, () => {
+    io.close();
+    process.exit(0);
+  });
+}

@@ -1,0 +1,114 @@
+// Command benchserver is tsunagi's side of scripts/bench: the same two
+// events as bench/node/server.js, the official socket.io server it is
+// measured against, and nothing else.
+//
+//	echo        acks its arguments back
+//	broadcast   emits bcast with its arguments to every socket, then acks
+//
+//	go run ./cmd/benchserver -addr 127.0.0.1:8125
+//	go run ./cmd/benchserver -addr 127.0.0.1:8125 -cpuprofile cpu.pprof   # written on SIGINT/SIGTERM
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	"github.com/tsunagi/tsunagi/server"
+	"github.com/tsunagi/tsunagi/shared"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8125", "listen address")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file, from start until SIGINT or SIGTERM")
+	flag.Parse()
+
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
+
+	// Warnings only: Node's server logs nothing per connection either.
+	srv := server.New(&server.Options{
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	srv.OnConnection(func(s *server.Socket) {
+		s.On("echo", func(args shared.Args, ack shared.AckFunc) error {
+			if ack == nil {
+				return nil
+			}
+			return ack(passThrough(args)...)
+		})
+		s.On("broadcast", func(args shared.Args, ack shared.AckFunc) error {
+			if err := srv.Emit("bcast", passThrough(args)...); err != nil {
+				return err
+			}
+			if ack == nil {
+				return nil
+			}
+			return ack()
+		})
+	})
+
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", srv)
+	hs := &http.Server{Handler: mux}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("benchserver: listening on %s", ln.Addr())
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := hs.Serve(ln); err != nil && err != http.ErrServerClosed {
+			log.Print(err)
+		}
+	}()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case <-sig:
+	case <-done:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	hs.Close() // hijacked WebSockets are the Socket.IO server's to close
+	_ = srv.Shutdown(ctx)
+}
+
+// passThrough returns the arguments as they came, without decoding them:
+// raw JSON, or decoded values when binary attachments must be re-attached.
+func passThrough(args shared.Args) []any {
+	out := make([]any, args.Len())
+	if len(args.Buffers()) > 0 {
+		vs, err := args.Values()
+		if err == nil {
+			copy(out, vs)
+			return out
+		}
+	}
+	for i := range out {
+		out[i] = json.RawMessage(args.Raw(i))
+	}
+	return out
+}
