@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -70,14 +71,14 @@ func benchFanout(b *testing.B, n int) {
 					return
 				}
 				switch {
-				case strings.HasPrefix(string(msg), `42["bcast"`):
+				case bytes.HasPrefix(msg, fanoutEvent):
 					// The next op starts only after every socket has
 					// counted this one, so the reset cannot race.
 					if got.Add(1) == int64(n) {
 						got.Store(0)
 						round <- struct{}{}
 					}
-				case string(msg) == "2":
+				case len(msg) == 1 && msg[0] == '2':
 					if ws.Write(context.Background(), websocket.MessageText, []byte("3")) != nil {
 						return
 					}
@@ -105,6 +106,8 @@ func benchFanout(b *testing.B, n int) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/d, "ns/delivery")
 	b.ReportMetric(d/b.Elapsed().Seconds(), "deliveries/s")
 }
+
+var fanoutEvent = []byte(`42["bcast"`)
 
 // fanoutJoin opens a WebSocket and joins the main namespace.
 func fanoutJoin(url string) (*websocket.Conn, error) {
