@@ -6,40 +6,45 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/tsunagi/tsunagi/shared"
 )
 
-// engine is one Engine.IO connection: a WebSocket, its reader and the
-// dispatcher that runs handlers in order.
+// engine is one Engine.IO connection: a WebSocket, its reader, the
+// heartbeat watchdog and the dispatcher that runs handlers in order.
 type engine struct {
-	s    *Socket
+	m    *Manager
 	ws   *websocket.Conn
 	open shared.OpenPacket
 	dec  shared.Decoder
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wlock  chan struct{} // held while a packet and its attachments are written
-	tasks  chan func()
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wlock    chan struct{} // held while a packet and its attachments are written
+	tasks    chan func()
+	lastRecv atomic.Int64 // monotonic nanoseconds since start, of the last message
 
 	mu     sync.Mutex
 	reason string
 	done   chan struct{}
+	start0 time.Time
 }
 
-func newEngine(s *Socket, ws *websocket.Conn) *engine {
+func newEngine(m *Manager, ws *websocket.Conn) *engine {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &engine{
-		s:      s,
+		m:      m,
 		ws:     ws,
 		ctx:    ctx,
 		cancel: cancel,
 		wlock:  make(chan struct{}, 1),
 		tasks:  make(chan func(), 64),
 		done:   make(chan struct{}),
+		start0: time.Now(),
 	}
 }
 
@@ -68,34 +73,17 @@ func (e *engine) handshake(ctx context.Context) error {
 	return nil
 }
 
-// awaitConnect reads until the server accepts or refuses the namespace.
-func (e *engine) awaitConnect(ctx context.Context) (string, error) {
-	for {
-		p, err := e.readPacket(ctx)
-		if err != nil {
-			return "", err
-		}
-		if p == nil || p.Namespace != e.s.nsp {
-			continue
-		}
-		switch p.Type {
-		case shared.Connect:
-			var v struct {
-				SID string `json:"sid"`
-			}
-			if err := json.Unmarshal(p.Data, &v); err != nil || v.SID == "" {
-				return "", fmt.Errorf("tsunagi: invalid CONNECT reply %s", p.Data)
-			}
-			return v.SID, nil
-		case shared.ConnectError:
-			ce := &ConnectError{}
-			if len(p.Data) > 0 && p.Data[0] == '"' {
-				_ = json.Unmarshal(p.Data, &ce.Message)
-			} else if err := json.Unmarshal(p.Data, ce); err != nil {
-				return "", fmt.Errorf("tsunagi: invalid CONNECT_ERROR %s", p.Data)
-			}
-			return "", ce
-		}
+// sendConnect asks to join s's namespace; the reply arrives in the reader.
+func (e *engine) sendConnect(s *Socket) {
+	data, err := s.connectPayload()
+	if err != nil {
+		s.refused(err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.m.opts.WriteTimeout)
+	defer cancel()
+	if err := e.writePacket(ctx, &shared.Packet{Type: shared.Connect, Namespace: s.nsp, ID: shared.NoID, Data: data}); err != nil {
+		e.m.report(fmt.Errorf("tsunagi: sending CONNECT: %w", err))
 	}
 }
 
@@ -108,6 +96,7 @@ func (e *engine) readPacket(ctx context.Context) (*shared.Packet, error) {
 		if err != nil {
 			return nil, err
 		}
+		e.lastRecv.Store(int64(time.Since(e.start0)))
 		if typ == websocket.MessageBinary {
 			p, complete, err := e.dec.Binary(msg)
 			if err != nil {
@@ -146,32 +135,74 @@ func (e *engine) readPacket(ctx context.Context) (*shared.Packet, error) {
 
 var errServerClose = errors.New("tsunagi: server closed the connection")
 
-// start runs the reader and the dispatcher.
+// start runs the reader, the watchdog and the dispatcher.
 func (e *engine) start() {
+	e.lastRecv.Store(int64(time.Since(e.start0)))
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); e.dispatchLoop() }()
+	go func() { defer wg.Done(); e.watchdog() }()
 	go func() {
 		reason := e.readLoop()
 		e.close(reason)
 		close(e.tasks)
+		e.cancel()
 		wg.Wait()
 		e.mu.Lock()
 		reason = e.reason
 		e.mu.Unlock()
-		e.s.closed(e, reason)
+		e.m.engineClosed(e, reason)
 		close(e.done)
 	}()
+}
+
+// watchdog closes the connection with "ping timeout" when the server has
+// sent nothing for pingInterval + pingTimeout. A browser tab in the
+// background throttles timers: they fire late, never early, so the check
+// is made against the clock when a timer fires. And a tab that was frozen
+// may run the timer before the messages that arrived meanwhile: so an
+// expiry is confirmed once more after a short grace, in which the reader
+// catches up.
+func (e *engine) watchdog() {
+	limit := time.Duration(e.open.PingInterval+e.open.PingTimeout) * time.Millisecond
+	grace := min(time.Second, limit/4)
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	suspect := false
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-t.C:
+		}
+		idle := time.Since(e.start0) - time.Duration(e.lastRecv.Load())
+		switch {
+		case idle < limit:
+			suspect = false
+			t.Reset(limit - idle)
+		case !suspect:
+			suspect = true
+			t.Reset(grace)
+		default:
+			e.close(ReasonPingTimeout)
+			return
+		}
+	}
 }
 
 func (e *engine) readLoop() string {
 	for {
 		p, err := e.readPacket(e.ctx)
 		if err != nil {
+			e.mu.Lock()
+			r := e.reason
+			e.mu.Unlock()
 			var pe *shared.ParseError
 			switch {
+			case r != "":
+				return r
 			case errors.As(err, &pe):
-				e.s.report(err)
+				e.m.report(err)
 				return ReasonParseError
 			case errors.Is(err, errServerClose), websocket.CloseStatus(err) != -1:
 				return ReasonTransportClose
@@ -179,29 +210,51 @@ func (e *engine) readLoop() string {
 				return ReasonTransportError
 			}
 		}
-		if p == nil || p.Namespace != e.s.nsp {
+		if p == nil {
+			continue
+		}
+		s := e.m.socket(p.Namespace)
+		if s == nil {
 			continue
 		}
 		switch p.Type {
+		case shared.Connect:
+			var v struct {
+				SID string `json:"sid"`
+				PID string `json:"pid"`
+			}
+			if err := json.Unmarshal(p.Data, &v); err != nil || v.SID == "" {
+				e.m.report(fmt.Errorf("tsunagi: invalid CONNECT reply %s", p.Data))
+				return ReasonParseError
+			}
+			s.accepted(e, v.SID, v.PID)
+		case shared.ConnectError:
+			ce := &ConnectError{}
+			if len(p.Data) > 0 && p.Data[0] == '"' {
+				_ = json.Unmarshal(p.Data, &ce.Message)
+			} else if err := json.Unmarshal(p.Data, ce); err != nil {
+				ce.Message = string(p.Data)
+			}
+			s.refused(ce)
 		case shared.EventPacket, shared.BinaryEvent:
 			name, args, err := shared.ParseEvent(p.Data, p.Buffers)
 			if err != nil {
-				e.s.report(err)
+				e.m.report(err)
 				return ReasonParseError
 			}
 			id := p.ID
-			e.task(func() { e.s.dispatch(e, name, args, id) })
+			e.task(func() { s.received(e, name, args, id) })
 		case shared.Ack, shared.BinaryAck:
 			args, err := shared.ParseArgs(p.Data, p.Buffers)
 			if err != nil {
-				e.s.report(err)
+				e.m.report(err)
 				return ReasonParseError
 			}
-			e.s.resolveAck(p.ID, args)
+			s.resolveAck(p.ID, args)
 		case shared.Disconnect:
-			return ReasonServerDisconnect
+			e.task(s.serverDisconnect)
 		default:
-			e.s.report(fmt.Errorf("tsunagi: unexpected %s packet", p.Type))
+			e.m.report(fmt.Errorf("tsunagi: unexpected %s packet", p.Type))
 		}
 	}
 }
@@ -260,9 +313,12 @@ func (e *engine) close(reason string) {
 	e.reason = reason
 	e.mu.Unlock()
 	go func() {
-		_ = e.ws.Close(websocket.StatusNormalClosure, "")
+		if reason == ReasonClientDisconnect || reason == ReasonServerDisconnect {
+			_ = e.ws.Close(websocket.StatusNormalClosure, "")
+		} else {
+			_ = e.ws.CloseNow()
+		}
 		e.cancel()
 	}()
 }
 
-func (e *engine) wait() { <-e.done }

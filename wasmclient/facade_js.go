@@ -161,6 +161,34 @@ func newJSSocket(args []safejs.Value) (safejs.Value, error) {
 		if v, _ := opts.Get("autoConnect"); v.Type() == safejs.TypeBoolean {
 			autoConnect, _ = v.Bool()
 		}
+		if v, _ := opts.Get("reconnection"); v.Type() == safejs.TypeBoolean {
+			on, _ := v.Bool()
+			o.NoReconnection = !on
+		}
+		if v, _ := opts.Get("reconnectionAttempts"); v.Type() == safejs.TypeNumber {
+			n, _ := v.Float()
+			if n < math.MaxInt32 {
+				o.ReconnectionAttempts = max(int(n), 0)
+				if n == 0 {
+					o.NoReconnection = true
+				}
+			}
+		}
+		o.ReconnectionDelay = msOption(opts, "reconnectionDelay")
+		o.ReconnectionDelayMax = msOption(opts, "reconnectionDelayMax")
+		o.Timeout = msOption(opts, "timeout")
+		if v, _ := opts.Get("randomizationFactor"); v.Type() == safejs.TypeNumber {
+			o.RandomizationFactor, _ = v.Float()
+			if o.RandomizationFactor == 0 {
+				o.RandomizationFactor = -1 // none
+			}
+		}
+	}
+	var js *jsSocket
+	o.OnError = func(err error) {
+		if js != nil {
+			js.emitLocal("error", []safejs.Value{jsError(err)})
+		}
 	}
 	s, err := New(u, o)
 	if err != nil {
@@ -170,9 +198,7 @@ func newJSSocket(args []safejs.Value) (safejs.Value, error) {
 	if err != nil {
 		return safejs.Value{}, err
 	}
-	js := &jsSocket{s: s, obj: obj, run: newWorker(), listeners: map[string][]*jsListener{}, offCore: map[string]func(){}}
-	o.OnError = func(err error) { js.emitLocal("error", []safejs.Value{jsError(err)}) }
-	s.opts.OnError = o.OnError
+	js = &jsSocket{s: s, obj: obj, run: newWorker(), listeners: map[string][]*jsListener{}, offCore: map[string]func(){}}
 	s.OnConnect(func() { js.emitLocal("connect", nil) })
 	s.OnConnectError(func(err error) { js.emitLocal("connect_error", []safejs.Value{connectErrorValue(err)}) })
 	s.OnDisconnect(func(reason string) { js.emitLocal("disconnect", []safejs.Value{mustValue(reason)}) })
@@ -274,11 +300,17 @@ func (js *jsSocket) install() error {
 	if err := js.getter("disconnected", func() any { return !js.s.Connected() }); err != nil {
 		return err
 	}
-	if err := js.getter("active", func() any {
-		js.s.mu.Lock()
-		defer js.s.mu.Unlock()
-		return js.s.active
-	}); err != nil {
+	if err := js.getter("active", func() any { return js.s.Active() }); err != nil {
+		return err
+	}
+	if err := js.getter("recovered", func() any { return js.s.Recovered() }); err != nil {
+		return err
+	}
+	mgr, err := js.managerObject()
+	if err != nil {
+		return err
+	}
+	if err := self.Set("io", mgr); err != nil {
 		return err
 	}
 	if err := js.getter("id", func() any {
@@ -290,6 +322,77 @@ func (js *jsSocket) install() error {
 		return err
 	}
 	return self.Set("nsp", js.s.Namespace())
+}
+
+func msOption(opts safejs.Value, name string) time.Duration {
+	v, _ := opts.Get(name)
+	if v.Type() != safejs.TypeNumber {
+		return 0
+	}
+	ms, _ := v.Float()
+	if ms <= 0 || ms > float64(math.MaxInt64/int64(time.Millisecond)) {
+		return 0
+	}
+	return time.Duration(ms * float64(time.Millisecond))
+}
+
+// managerObject is socket.io: the Manager's events (reconnect_attempt,
+// reconnect, reconnect_error, reconnect_failed, open, close) for on/off.
+func (js *jsSocket) managerObject() (safejs.Value, error) {
+	obj, err := object()
+	if err != nil {
+		return obj, err
+	}
+	var mu sync.Mutex
+	listeners := map[string][]safejs.Value{}
+	fire := func(name string, args ...any) {
+		mu.Lock()
+		ls := append([]safejs.Value(nil), listeners[name]...)
+		mu.Unlock()
+		for _, fn := range ls {
+			if _, err := fn.Invoke(args...); err != nil {
+				js.report(fmt.Errorf("tsunagi: %s listener threw: %w", name, err))
+			}
+		}
+	}
+	m := js.s.Manager()
+	m.OnReconnectAttempt(func(n int) { fire("reconnect_attempt", n) })
+	m.OnReconnect(func(n int) { fire("reconnect", n) })
+	m.OnReconnectError(func(err error) { fire("reconnect_error", jsError(err)) })
+	m.OnReconnectFailed(func() { fire("reconnect_failed") })
+	m.OnOpen(func() { fire("open") })
+	m.OnClose(func(reason string) { fire("close", reason) })
+	_ = js.method(obj, "on", func(a []safejs.Value) any {
+		if len(a) >= 2 && a[1].Type() == safejs.TypeFunction {
+			name, _ := a[0].String()
+			mu.Lock()
+			listeners[name] = append(listeners[name], a[1])
+			mu.Unlock()
+		}
+		return obj
+	})
+	_ = js.method(obj, "off", func(a []safejs.Value) any {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(a) == 0 {
+			listeners = map[string][]safejs.Value{}
+			return obj
+		}
+		name, _ := a[0].String()
+		if len(a) < 2 {
+			delete(listeners, name)
+			return obj
+		}
+		ls := listeners[name]
+		for i, fn := range ls {
+			if fn.Equal(a[1]) {
+				listeners[name] = append(ls[:i:i], ls[i+1:]...)
+				break
+			}
+		}
+		return obj
+	})
+	return obj, nil
 }
 
 // localEvents are emitted by the socket itself, not received from the server.

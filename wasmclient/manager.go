@@ -1,0 +1,374 @@
+package wasmclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/url"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// Manager holds one connection to a server, reconnects it when it drops,
+// and carries the Sockets of one or more namespaces over it
+// (socket.io-client's Manager).
+type Manager struct {
+	base *url.URL // the engine endpoint, with EIO and transport in the query
+	opts Options
+
+	mu       sync.Mutex
+	eng      *engine
+	sockets  map[string]*Socket
+	opening  bool          // an open loop is running
+	stop     chan struct{} // closed by Close: ends the open loop
+	closed   bool
+	attempts int
+
+	onAttempt []func(attempt int)
+	onRecon   []func(attempt int)
+	onReErr   []func(error)
+	onFailed  []func()
+	onOpen    []func()
+	onClose   []func(reason string)
+}
+
+// NewManager returns a Manager for the server at rawURL ("http://host:port");
+// the URL's path is ignored: namespaces are chosen with Socket.
+func NewManager(rawURL string, opts *Options) (*Manager, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("tsunagi: %w", err)
+	}
+	switch u.Scheme {
+	case "http", "ws":
+		u.Scheme = "ws"
+	case "https", "wss":
+		u.Scheme = "wss"
+	default:
+		return nil, fmt.Errorf("tsunagi: unsupported URL scheme %q", u.Scheme)
+	}
+	m := &Manager{opts: opts.withDefaults(), sockets: map[string]*Socket{}, stop: make(chan struct{})}
+	q := u.Query()
+	for k, vs := range m.opts.Query {
+		q[k] = vs
+	}
+	q.Set("EIO", "4")
+	q.Set("transport", "websocket")
+	u.Path = m.opts.Path
+	u.RawQuery = q.Encode()
+	u.Fragment = ""
+	m.base = u
+	return m, nil
+}
+
+// New returns an unconnected Socket for rawURL, whose path names the
+// namespace ("http://host:port/admin"; "/" when empty), on a Manager of its
+// own. Call Connect or Open.
+func New(rawURL string, opts *Options) (*Socket, error) {
+	m, err := NewManager(rawURL, opts)
+	if err != nil {
+		return nil, err
+	}
+	u, _ := url.Parse(rawURL)
+	return m.Socket(u.Path), nil
+}
+
+// Dial returns a Socket connected to rawURL, or the reason it is not.
+func Dial(ctx context.Context, rawURL string, opts *Options) (*Socket, error) {
+	s, err := New(rawURL, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Connect(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Socket returns the Socket of namespace nsp on this connection, creating it.
+func (m *Manager) Socket(nsp string) *Socket {
+	if nsp == "" {
+		nsp = "/"
+	} else if nsp[0] != '/' {
+		nsp = "/" + nsp
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s, ok := m.sockets[nsp]; ok {
+		return s
+	}
+	s := newSocket(m, nsp)
+	m.sockets[nsp] = s
+	return s
+}
+
+// OnReconnectAttempt registers fn, called before each reconnection attempt.
+func (m *Manager) OnReconnectAttempt(fn func(attempt int)) { m.add(func() { m.onAttempt = append(m.onAttempt, fn) }) }
+
+// OnReconnect registers fn, called after a successful reconnection.
+func (m *Manager) OnReconnect(fn func(attempt int)) { m.add(func() { m.onRecon = append(m.onRecon, fn) }) }
+
+// OnReconnectError registers fn, called when a reconnection attempt fails.
+func (m *Manager) OnReconnectError(fn func(error)) { m.add(func() { m.onReErr = append(m.onReErr, fn) }) }
+
+// OnReconnectFailed registers fn, called when ReconnectionAttempts are used up.
+func (m *Manager) OnReconnectFailed(fn func()) { m.add(func() { m.onFailed = append(m.onFailed, fn) }) }
+
+// OnOpen registers fn, called each time the connection opens.
+func (m *Manager) OnOpen(fn func()) { m.add(func() { m.onOpen = append(m.onOpen, fn) }) }
+
+// OnClose registers fn, called with the reason each time the connection closes.
+func (m *Manager) OnClose(fn func(reason string)) { m.add(func() { m.onClose = append(m.onClose, fn) }) }
+
+func (m *Manager) add(f func()) {
+	m.mu.Lock()
+	f()
+	m.mu.Unlock()
+}
+
+func (m *Manager) report(err error) {
+	if m.opts.OnError != nil {
+		m.opts.OnError(err)
+		return
+	}
+	log.Printf("%v", err)
+}
+
+// safeCall runs a user callback, reporting its error or panic.
+func (m *Manager) safeCall(what string, fn func() error) {
+	defer func() {
+		if r := recover(); r != nil {
+			m.report(fmt.Errorf("tsunagi: %s handler panicked: %v\n%s", what, r, debug.Stack()))
+		}
+	}()
+	if err := fn(); err != nil {
+		m.report(err)
+	}
+}
+
+// want is called when a socket wants to be connected: it sends CONNECT on
+// the open connection, or opens one.
+func (m *Manager) want(s *Socket) {
+	m.mu.Lock()
+	m.closed = false
+	e := m.eng
+	if e == nil && !m.opening {
+		m.opening = true
+		m.stop = make(chan struct{})
+		go m.openLoop(m.stop, 0)
+	}
+	m.mu.Unlock()
+	if e != nil {
+		e.sendConnect(s)
+	}
+}
+
+// openLoop dials until it succeeds, reconnection is off, the attempts are
+// used up or Close is called. attempt is 0 for a first connection.
+func (m *Manager) openLoop(stop chan struct{}, attempt int) {
+	bo := backoff{min: m.opts.ReconnectionDelay, max: m.opts.ReconnectionDelayMax, factor: m.opts.RandomizationFactor}
+	for {
+		if attempt > 0 {
+			select {
+			case <-time.After(bo.delay(attempt - 1)):
+			case <-stop:
+				m.finishOpen(nil)
+				return
+			}
+			m.mu.Lock()
+			fns := m.onAttempt
+			m.attempts = attempt
+			m.mu.Unlock()
+			for _, fn := range fns {
+				m.safeCall("reconnect_attempt", func() error { fn(attempt); return nil })
+			}
+		}
+		if !m.anyActive() {
+			m.finishOpen(nil)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), m.opts.Timeout)
+		go func() {
+			select {
+			case <-stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		e, err := m.dial(ctx)
+		cancel()
+		if err == nil {
+			select {
+			case <-stop:
+				e.close(ReasonClientDisconnect)
+				m.finishOpen(nil)
+				return
+			default:
+			}
+			m.finishOpen(e)
+			m.opened(e, attempt)
+			return
+		}
+		if attempt == 0 {
+			// socket.io-client: the first failure is each socket's connect_error.
+			m.eachSocket(func(s *Socket) { s.connectError(err, !m.opts.NoReconnection) })
+		} else {
+			m.mu.Lock()
+			fns := m.onReErr
+			m.mu.Unlock()
+			for _, fn := range fns {
+				m.safeCall("reconnect_error", func() error { fn(err); return nil })
+			}
+		}
+		if m.opts.NoReconnection {
+			m.finishOpen(nil)
+			m.eachSocket(func(s *Socket) { s.giveUp(err) })
+			return
+		}
+		if m.opts.ReconnectionAttempts > 0 && attempt >= m.opts.ReconnectionAttempts {
+			m.finishOpen(nil)
+			m.mu.Lock()
+			fns := m.onFailed
+			m.mu.Unlock()
+			for _, fn := range fns {
+				m.safeCall("reconnect_failed", func() error { fn(); return nil })
+			}
+			m.eachSocket(func(s *Socket) { s.giveUp(errReconnectFailed) })
+			return
+		}
+		attempt++
+	}
+}
+
+var errReconnectFailed = errors.New("tsunagi: reconnection attempts used up")
+
+func (m *Manager) finishOpen(e *engine) {
+	m.mu.Lock()
+	m.opening = false
+	if e != nil {
+		m.eng = e
+		m.attempts = 0
+	}
+	m.mu.Unlock()
+}
+
+// opened runs after a connection opens: sockets that want to be connected
+// send CONNECT.
+func (m *Manager) opened(e *engine, attempt int) {
+	e.start()
+	m.mu.Lock()
+	open, recon := m.onOpen, m.onRecon
+	m.mu.Unlock()
+	for _, fn := range open {
+		m.safeCall("open", func() error { fn(); return nil })
+	}
+	if attempt > 0 {
+		for _, fn := range recon {
+			m.safeCall("reconnect", func() error { fn(attempt); return nil })
+		}
+	}
+	m.eachSocket(func(s *Socket) {
+		if s.isActive() {
+			e.sendConnect(s)
+		}
+	})
+}
+
+func (m *Manager) dial(ctx context.Context) (*engine, error) {
+	ws, err := dial(ctx, m.base.String(), m.opts.Header)
+	if err != nil {
+		return nil, fmt.Errorf("tsunagi: dial: %w", err)
+	}
+	e := newEngine(m, ws)
+	if err := e.handshake(ctx); err != nil {
+		ws.CloseNow()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (m *Manager) eachSocket(fn func(*Socket)) {
+	m.mu.Lock()
+	socks := make([]*Socket, 0, len(m.sockets))
+	for _, s := range m.sockets {
+		socks = append(socks, s)
+	}
+	m.mu.Unlock()
+	for _, s := range socks {
+		fn(s)
+	}
+}
+
+func (m *Manager) anyActive() bool {
+	active := false
+	m.eachSocket(func(s *Socket) { active = active || s.isActive() })
+	return active
+}
+
+func (m *Manager) socket(nsp string) *Socket {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sockets[nsp]
+}
+
+// engineClosed runs once per connection when it has ended: every socket
+// disconnects with reason and, unless the end was deliberate, the manager
+// reconnects.
+func (m *Manager) engineClosed(e *engine, reason string) {
+	m.mu.Lock()
+	if m.eng != e {
+		m.mu.Unlock()
+		return
+	}
+	m.eng = nil
+	fns := m.onClose
+	m.mu.Unlock()
+	for _, fn := range fns {
+		m.safeCall("close", func() error { fn(reason); return nil })
+	}
+	m.eachSocket(func(s *Socket) { s.onClose(reason) })
+	if deliberate(reason) || m.opts.NoReconnection || !m.anyActive() {
+		return
+	}
+	m.mu.Lock()
+	if m.closed || m.opening || m.eng != nil {
+		m.mu.Unlock()
+		return
+	}
+	m.opening = true
+	m.stop = make(chan struct{})
+	stop := m.stop
+	m.mu.Unlock()
+	go m.openLoop(stop, 1)
+}
+
+// maybeClose closes the connection when no socket wants it any more.
+func (m *Manager) maybeClose() {
+	if m.anyActive() {
+		return
+	}
+	m.Close()
+}
+
+// Close ends the connection and stops reconnecting; every socket
+// disconnects with reason "io client disconnect".
+func (m *Manager) Close() {
+	m.mu.Lock()
+	m.closed = true
+	e := m.eng
+	if m.opening {
+		select {
+		case <-m.stop:
+		default:
+			close(m.stop)
+		}
+	}
+	m.mu.Unlock()
+	if e != nil {
+		// Not waiting for it to end: Close may run in a handler, on the
+		// dispatcher the connection waits for.
+		e.close(ReasonClientDisconnect)
+	}
+}
