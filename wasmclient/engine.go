@@ -321,4 +321,3 @@ func (e *engine) close(reason string) {
 		e.cancel()
 	}()
 }
-

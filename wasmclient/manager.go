@@ -105,13 +105,19 @@ func (m *Manager) Socket(nsp string) *Socket {
 }
 
 // OnReconnectAttempt registers fn, called before each reconnection attempt.
-func (m *Manager) OnReconnectAttempt(fn func(attempt int)) { m.add(func() { m.onAttempt = append(m.onAttempt, fn) }) }
+func (m *Manager) OnReconnectAttempt(fn func(attempt int)) {
+	m.add(func() { m.onAttempt = append(m.onAttempt, fn) })
+}
 
 // OnReconnect registers fn, called after a successful reconnection.
-func (m *Manager) OnReconnect(fn func(attempt int)) { m.add(func() { m.onRecon = append(m.onRecon, fn) }) }
+func (m *Manager) OnReconnect(fn func(attempt int)) {
+	m.add(func() { m.onRecon = append(m.onRecon, fn) })
+}
 
 // OnReconnectError registers fn, called when a reconnection attempt fails.
-func (m *Manager) OnReconnectError(fn func(error)) { m.add(func() { m.onReErr = append(m.onReErr, fn) }) }
+func (m *Manager) OnReconnectError(fn func(error)) {
+	m.add(func() { m.onReErr = append(m.onReErr, fn) })
+}
 
 // OnReconnectFailed registers fn, called when ReconnectionAttempts are used up.
 func (m *Manager) OnReconnectFailed(fn func()) { m.add(func() { m.onFailed = append(m.onFailed, fn) }) }
@@ -120,7 +126,9 @@ func (m *Manager) OnReconnectFailed(fn func()) { m.add(func() { m.onFailed = app
 func (m *Manager) OnOpen(fn func()) { m.add(func() { m.onOpen = append(m.onOpen, fn) }) }
 
 // OnClose registers fn, called with the reason each time the connection closes.
-func (m *Manager) OnClose(fn func(reason string)) { m.add(func() { m.onClose = append(m.onClose, fn) }) }
+func (m *Manager) OnClose(fn func(reason string)) {
+	m.add(func() { m.onClose = append(m.onClose, fn) })
+}
 
 func (m *Manager) add(f func()) {
 	m.mu.Lock()
