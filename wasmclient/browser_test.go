@@ -5,6 +5,7 @@ package wasmclient_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"slices"
@@ -129,5 +130,70 @@ func TestFacadeInChromium(t *testing.T) {
 	}
 	if out, _ := got["anyOut"].([]any); !slices.Contains(out, "echo") {
 		t.Errorf("onAnyOutgoing saw %v", got["anyOut"])
+	}
+}
+
+// TestFacadeReconnectsInChromium kills the server under a page and starts it
+// again on the same port: the page reconnects by itself, with
+// socket.io-client's events, and what it emitted meanwhile arrives.
+func TestFacadeReconnectsInChromium(t *testing.T) {
+	t.Parallel()
+	assets, err := devserver.BuildAssets(devserver.DefaultWasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRestartableHandler(t, func(srv *server.Server) {
+		srv.OnConnection(func(s *server.Socket) {
+			s.On("buffered", func(a shared.Args, _ shared.AckFunc) error {
+				var v string
+				a.Decode(0, &v)
+				return s.Emit("got", v)
+			})
+		})
+	}, func(srv *server.Server) http.Handler { return devserver.Handler(srv, "testdata", assets) })
+
+	ctx := testenv.NewBrowser(t)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(r.url()+"/reconnect.html")); err != nil {
+		t.Fatal(err)
+	}
+	type state struct {
+		Connects, Reconnects, Attempts int
+		Reasons                        []string
+		Got                            string
+	}
+	read := func() state {
+		js, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.results || {})`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st state
+		json.Unmarshal([]byte(js), &st)
+		return st
+	}
+	waitFor := func(what string, ok func(state) bool) state {
+		for {
+			st := read()
+			if ok(st) {
+				return st
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("waiting for %s: %+v", what, st)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFor("the first connect", func(s state) bool { return s.Connects == 1 })
+	r.kill()
+	waitFor("the disconnect", func(s state) bool { return len(s.Reasons) == 1 })
+	time.Sleep(300 * time.Millisecond)
+	r.restart()
+	st := waitFor("the reconnection", func(s state) bool { return s.Connects == 2 && s.Got != "" })
+	if st.Reconnects != 1 || st.Attempts < 1 || st.Reasons[0] != "transport close" && st.Reasons[0] != "transport error" {
+		t.Fatalf("state after reconnecting: %+v", st)
+	}
+	if st.Got != "sent while offline" {
+		t.Fatalf("buffered emit: %q", st.Got)
 	}
 }

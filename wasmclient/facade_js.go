@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"sync"
 	"time"
 
@@ -137,8 +138,16 @@ func newJSSocket(args []safejs.Value) (safejs.Value, error) {
 		return safejs.Value{}, err
 	}
 	o := &Options{}
-	autoConnect := true
+	autoConnect, forceNew := true, false
 	if opts.Type() == safejs.TypeObject {
+		if v, _ := opts.Get("forceNew"); v.Type() == safejs.TypeBoolean {
+			forceNew, _ = v.Bool()
+		}
+		if v, _ := opts.Get("multiplex"); v.Type() == safejs.TypeBoolean {
+			if mux, _ := v.Bool(); !mux {
+				forceNew = true
+			}
+		}
 		if v, _ := opts.Get("auth"); v.Type() == safejs.TypeObject {
 			o.Auth, _ = toGo(v)
 		}
@@ -190,10 +199,11 @@ func newJSSocket(args []safejs.Value) (safejs.Value, error) {
 			js.emitLocal("error", []safejs.Value{jsError(err)})
 		}
 	}
-	s, err := New(u, o)
+	s, err := lookup(u, o, forceNew)
 	if err != nil {
 		return safejs.Value{}, err
 	}
+	s.SetAuth(o.Auth)
 	obj, err := object()
 	if err != nil {
 		return safejs.Value{}, err
@@ -211,6 +221,38 @@ func newJSSocket(args []safejs.Value) (safejs.Value, error) {
 		s.Open()
 	}
 	return obj, nil
+}
+
+// managers are shared by the io() calls to one server, as in
+// socket.io-client: its namespaces travel over one connection. A second
+// io() to a namespace the manager already has gets a connection of its own.
+var (
+	managersMu sync.Mutex
+	managers   = map[string]*Manager{}
+)
+
+func lookup(rawURL string, o *Options, forceNew bool) (*Socket, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	nsp := u.Path
+	if nsp == "" {
+		nsp = "/"
+	}
+	key := u.Scheme + "://" + u.Host + "|" + o.Path
+	managersMu.Lock()
+	defer managersMu.Unlock()
+	m := managers[key]
+	if forceNew || m == nil || m.socket(nsp) != nil {
+		if m, err = NewManager(rawURL, o); err != nil {
+			return nil, err
+		}
+		if !forceNew {
+			managers[key] = m
+		}
+	}
+	return m.Socket(nsp), nil
 }
 
 func mustValue(x any) safejs.Value {

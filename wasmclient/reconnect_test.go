@@ -27,20 +27,25 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // restartable is a server on a fixed loopback address that can be killed
 // and started again on the same port.
 type restartable struct {
-	t     *testing.T
-	addr  string
-	setup func(*server.Server)
+	t       *testing.T
+	addr    string
+	setup   func(*server.Server)
+	handler func(*server.Server) http.Handler // defaults to the server alone
 	mu    sync.Mutex
 	srv   *server.Server
 	hs    *http.Server
 }
 
 func newRestartable(t *testing.T, setup func(*server.Server)) *restartable {
+	return newRestartableHandler(t, setup, nil)
+}
+
+func newRestartableHandler(t *testing.T, setup func(*server.Server), handler func(*server.Server) http.Handler) *restartable {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &restartable{t: t, addr: ln.Addr().String(), setup: setup}
+	r := &restartable{t: t, addr: ln.Addr().String(), setup: setup, handler: handler}
 	r.serve(ln)
 	t.Cleanup(r.kill)
 	return r
@@ -51,7 +56,11 @@ func (r *restartable) url() string { return "http://" + r.addr }
 func (r *restartable) serve(ln net.Listener) {
 	srv := server.New(&server.Options{Logger: quiet})
 	r.setup(srv)
-	hs := &http.Server{Handler: srv}
+	var h http.Handler = srv
+	if r.handler != nil {
+		h = r.handler(srv)
+	}
+	hs := &http.Server{Handler: h}
 	go hs.Serve(ln)
 	r.mu.Lock()
 	r.srv, r.hs = srv, hs

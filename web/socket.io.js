@@ -13,9 +13,20 @@
   var waiting = [];     // stub sockets created before then
 
   function Stub(args) {
+    var self = this;
     this._args = args;
     this._queue = [];
     this._sock = null;
+    // socket.io: the Manager, for its reconnection events.
+    this.io = {};
+    ["on", "off"].forEach(function (m) {
+      self.io[m] = function () {
+        var args = Array.prototype.slice.call(arguments);
+        if (self._sock) { self._sock.io[m].apply(self._sock.io, args); return self.io; }
+        self._queue.push(function (s) { s.io[m].apply(s.io, args); });
+        return self.io;
+      };
+    });
   }
   var methods = ["on", "once", "off", "addEventListener", "removeListener",
     "removeAllListeners", "emit", "send", "onAny", "prependAny", "offAny",
@@ -55,7 +66,7 @@
       }
     };
   };
-  ["connected", "disconnected", "active", "id"].forEach(function (p) {
+  ["connected", "disconnected", "active", "id", "recovered"].forEach(function (p) {
     Object.defineProperty(Stub.prototype, p, {
       get: function () {
         if (this._sock) return this._sock[p];
