@@ -31,9 +31,9 @@ type restartable struct {
 	addr    string
 	setup   func(*server.Server)
 	handler func(*server.Server) http.Handler // defaults to the server alone
-	mu    sync.Mutex
-	srv   *server.Server
-	hs    *http.Server
+	mu      sync.Mutex
+	srv     *server.Server
+	hs      *http.Server
 }
 
 func newRestartable(t *testing.T, setup func(*server.Server)) *restartable {
