@@ -34,11 +34,17 @@ var (
 )
 
 // startServer runs a tsunagi server at /socket.io/ on a loopback httptest
-// server and returns the server and its base URL.
-func startServer(t *testing.T) (*server.Server, string) {
+// server and returns the server and its base URL. opts may be nil; its
+// Logger is replaced by one writing to the test log.
+func startServer(t *testing.T, opts *server.Options) (*server.Server, string) {
 	t.Helper()
 	logs := &testWriter{t: t}
-	srv := server.New(&server.Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	o := server.Options{}
+	if opts != nil {
+		o = *opts
+	}
+	o.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	srv := server.New(&o)
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", srv)
 	hs := httptest.NewServer(mux) // listens on 127.0.0.1
@@ -81,7 +87,7 @@ func (w *testWriter) close() {
 // WebSocket, receives "news", sends "my other event", and gets the ack of
 // "echo".
 func TestOfficialClient(t *testing.T) {
-	srv, url := startServer(t)
+	srv, url := startServer(t, nil)
 	got := make(chan string, 1)
 	srv.OnConnection(func(s *server.Socket) {
 		s.On("my other event", func(args shared.Args, _ shared.AckFunc) error {
