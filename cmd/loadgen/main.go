@@ -300,29 +300,36 @@ func idleLoop(c *client) {
 }
 
 // measure runs the warmup, then counts for the measured duration.
-func (r *run) measure() (wall, srvCPU, genCPU time.Duration) {
+func (r *run) measure() usage {
 	time.Sleep(r.cfg.warmup)
 	m := startCPU(r.cfg.pid)
 	r.count.Store(0)
 	r.measuring.Store(true)
 	time.Sleep(r.cfg.duration)
 	r.measuring.Store(false)
-	wall, srvCPU, genCPU = m.stop()
+	u := m.stop()
 	r.stopping.Store(true)
-	return
+	return u
 }
 
-func (r *run) report(wall, srvCPU, genCPU time.Duration, what, one string) {
+func (r *run) report(u usage, what, one string) {
 	n := r.count.Load()
 	r.res.add(what, n)
-	r.res.add(what+"_per_s", float64(n)/wall.Seconds())
+	r.res.add(what+"_per_s", float64(n)/u.wall.Seconds())
 	r.res.add("p50_us", r.lat.quantile(0.50))
 	r.res.add("p99_us", r.lat.quantile(0.99))
 	if r.cfg.pid > 0 && n > 0 {
-		r.res.add("server_cpu_us_per_"+one, float64(srvCPU.Microseconds())/float64(n))
-		r.res.add("server_cpu_pct", 100*srvCPU.Seconds()/wall.Seconds())
+		r.res.add("server_cpu_us_per_"+one, float64(u.srv.Microseconds())/float64(n))
+		r.res.add("server_cpu_pct", u.pct(u.srv))
 	}
-	r.res.add("loadgen_cpu_pct", 100*genCPU.Seconds()/wall.Seconds())
+	r.reportCPU(u)
+}
+
+// reportCPU adds the generator's CPU use and that of everything else: when
+// other processes compete for the CPUs, rates drop but CPU per op holds.
+func (r *run) reportCPU(u usage) {
+	r.res.add("loadgen_cpu_pct", u.pct(u.gen))
+	r.res.add("other_cpu_pct", u.pct(u.other))
 	r.res.add("lost", r.lost.Load())
 }
 
@@ -392,8 +399,7 @@ func (r *run) ack() error {
 		return err
 	}
 	close(begin)
-	wall, srv, gen := r.measure()
-	r.report(wall, srv, gen, "acks", "ack")
+	r.report(r.measure(), "acks", "ack")
 	return waitBounded(&busy, 5*time.Second, "calls still in flight 5 s after the window")
 }
 
@@ -469,8 +475,8 @@ func (r *run) broadcast() error {
 		}
 	}()
 	measured := make(chan struct{})
-	var wall, srv, gen time.Duration
-	go func() { wall, srv, gen = r.measure(); close(measured) }()
+	var u usage
+	go func() { u = r.measure(); close(measured) }()
 	select {
 	case <-measured:
 		err = <-sendErr
@@ -478,7 +484,7 @@ func (r *run) broadcast() error {
 		r.stopping.Store(true)
 		<-measured
 	}
-	r.report(wall, srv, gen, "deliveries", "delivery")
+	r.report(u, "deliveries", "delivery")
 	return err
 }
 
@@ -487,7 +493,7 @@ func (r *run) idle() error {
 	rss0, _ := rss(r.cfg.pid)
 	m := startCPU(r.cfg.pid)
 	ok, elapsed, err := r.connect(r.cfg.clients, idleLoop)
-	_, srv, gen := m.stop()
+	u := m.stop()
 	r.res.add("connected", ok)
 	if err != nil {
 		return err
@@ -495,9 +501,11 @@ func (r *run) idle() error {
 	r.res.add("connect_s", strconv.FormatFloat(elapsed.Seconds(), 'f', 2, 64))
 	r.res.add("connects_per_s", float64(ok)/elapsed.Seconds())
 	if r.cfg.pid > 0 {
-		r.res.add("server_cpu_us_per_connect", float64(srv.Microseconds())/float64(ok))
+		r.res.add("server_cpu_us_per_connect", float64(u.srv.Microseconds())/float64(ok))
+		r.res.add("server_cpu_pct", u.pct(u.srv))
 	}
-	r.res.add("loadgen_cpu_pct", 100*gen.Seconds()/elapsed.Seconds())
+	r.res.add("loadgen_cpu_pct", u.pct(u.gen))
+	r.res.add("other_cpu_pct", u.pct(u.other))
 	time.Sleep(r.cfg.settle)
 	if r.cfg.pid > 0 {
 		rss1, err := rss(r.cfg.pid)
@@ -508,7 +516,6 @@ func (r *run) idle() error {
 		r.res.add("rss_after_kb", rss1/1024)
 		r.res.add("bytes_per_conn", (rss1-rss0)/int64(ok))
 	}
-	r.res.add("lost", r.lost.Load())
 	return nil
 }
 

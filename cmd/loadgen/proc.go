@@ -64,12 +64,40 @@ func rss(pid int) (int64, error) {
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
-// cpuMeter measures the CPU time of the server and of this generator over
-// a window.
+// busyTime returns the time every CPU of the machine has spent busy so far
+// (user, nice, system, irq, softirq and steal, from /proc/stat): what the
+// server and this generator used, plus whatever else ran meanwhile.
+func busyTime() (time.Duration, error) {
+	f, err := os.Open("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	if !sc.Scan() {
+		return 0, fmt.Errorf("/proc/stat: empty")
+	}
+	fs := strings.Fields(sc.Text())
+	if len(fs) < 9 || fs[0] != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: unexpected format")
+	}
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} { // user nice system irq softirq steal
+		v, err := strconv.ParseInt(fs[i], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		ticks += v
+	}
+	return time.Duration(ticks) * clockTick, nil
+}
+
+// cpuMeter measures, over a window, the CPU time of the server, of this
+// generator, and of everything else on the machine.
 type cpuMeter struct {
-	pid        int
-	start      time.Time
-	srv0, gen0 time.Duration
+	pid              int
+	start            time.Time
+	srv0, gen0, all0 time.Duration
 }
 
 func startCPU(pid int) *cpuMeter {
@@ -78,18 +106,30 @@ func startCPU(pid int) *cpuMeter {
 		m.srv0, _ = cpuTime(pid)
 	}
 	m.gen0, _ = cpuTime(0)
+	m.all0, _ = busyTime()
 	return m
 }
 
-// stop returns the wall time and the CPU time each process used since start.
-func (m *cpuMeter) stop() (wall, srv, gen time.Duration) {
-	wall = time.Since(m.start)
+// usage is what a cpuMeter measured.
+type usage struct {
+	wall, srv, gen time.Duration
+	other          time.Duration // busy time of all CPUs, minus srv and gen
+}
+
+func (m *cpuMeter) stop() usage {
+	u := usage{wall: time.Since(m.start)}
 	if m.pid > 0 {
-		s, err := cpuTime(m.pid)
-		if err == nil {
-			srv = s - m.srv0
+		if s, err := cpuTime(m.pid); err == nil {
+			u.srv = s - m.srv0
 		}
 	}
 	g, _ := cpuTime(0)
-	return wall, srv, g - m.gen0
+	u.gen = g - m.gen0
+	if all, err := busyTime(); err == nil && m.all0 > 0 {
+		u.other = max(0, all-m.all0-u.srv-u.gen)
+	}
+	return u
 }
+
+// pct is d as a percentage of the window (of one CPU).
+func (u usage) pct(d time.Duration) float64 { return 100 * d.Seconds() / u.wall.Seconds() }
