@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -23,13 +24,13 @@ func NewArgs(raw []json.RawMessage, bufs [][]byte) Args { return Args{raw: raw, 
 
 // ParseArgs splits a JSON array payload into Args.
 func ParseArgs(data json.RawMessage, bufs [][]byte) (Args, error) {
-	raw, err := splitArray(data, nil)
+	raw, err := splitArray(data, nil, 0)
 	return Args{raw: raw, bufs: bufs}, err
 }
 
 // ParseEvent splits an EVENT payload into the event name and its arguments.
 func ParseEvent(data json.RawMessage, bufs [][]byte) (string, Args, error) {
-	raw, err := splitArray(data, make([]json.RawMessage, 0, 4))
+	raw, err := splitArray(data, make([]json.RawMessage, 0, 4), 0)
 	if err != nil {
 		return "", Args{}, err
 	}
@@ -91,8 +92,9 @@ func (a Args) Decode(i int, v any) error {
 			return nil
 		}
 	}
-	// Rewrite placeholders as base64 strings, which encoding/json decodes into []byte.
-	tree, err := a.Value(i)
+	// Rewrite placeholders as base64 strings, which encoding/json decodes into
+	// []byte. Numbers stay json.Numbers, so integers keep their precision.
+	tree, err := a.tree(i, true)
 	if err != nil {
 		return err
 	}
@@ -105,14 +107,24 @@ func (a Args) Decode(i int, v any) error {
 
 // Value returns argument i as a generic value: nil, bool, float64, string,
 // []any, map[string]any, and []byte for binary attachments.
-func (a Args) Value(i int) (any, error) {
+func (a Args) Value(i int) (any, error) { return a.tree(i, false) }
+
+func (a Args) tree(i int, useNumber bool) (any, error) {
 	raw := a.Raw(i)
 	if raw == nil {
 		return nil, nil
 	}
 	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, err
+	if !useNumber || !json.Valid(raw) {
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, err
+		}
+	} else {
+		d := json.NewDecoder(bytes.NewReader(raw))
+		d.UseNumber()
+		if err := d.Decode(&v); err != nil {
+			return nil, err
+		}
 	}
 	if len(a.bufs) == 0 {
 		return v, nil
@@ -152,7 +164,11 @@ func resolve(v any, bufs [][]byte) (any, error) {
 	case map[string]any:
 		if p, ok := t["_placeholder"].(bool); ok && p {
 			n, ok := t["num"].(float64)
-			if !ok || n != math.Trunc(n) || n < 0 || int(n) >= len(bufs) {
+			if num, isNum := t["num"].(json.Number); isNum {
+				f, err := num.Float64()
+				n, ok = f, err == nil
+			}
+			if !ok || n != math.Trunc(n) || n < 0 || n >= float64(len(bufs)) {
 				return nil, parseErr("placeholder num %v out of range", t["num"])
 			}
 			return bufs[int(n)], nil
@@ -207,7 +223,7 @@ func (e *Encoder) AppendArgs(name string, args []any) error {
 		if i > 0 || name != "" {
 			e.Buf = append(e.Buf, ',')
 		}
-		if err := e.appendValue(a); err != nil {
+		if err := e.appendValue(a, 0); err != nil {
 			return err
 		}
 	}
@@ -215,7 +231,17 @@ func (e *Encoder) AppendArgs(name string, args []any) error {
 	return nil
 }
 
-func (e *Encoder) appendValue(v any) error {
+// maxDepth bounds the nesting of encoded values, so that a cyclic value
+// returns an error instead of exhausting the stack. It is the nesting that
+// encoding/json accepts when decoding.
+const maxDepth = 10000
+
+var errTooDeep = fmt.Errorf("tsunagi: value nested more than %d levels deep (cyclic?)", maxDepth)
+
+func (e *Encoder) appendValue(v any, depth int) error {
+	if depth > maxDepth {
+		return errTooDeep
+	}
 	switch t := v.(type) {
 	case nil:
 		e.Buf = append(e.Buf, "null"...)
@@ -231,7 +257,7 @@ func (e *Encoder) appendValue(v any) error {
 		if math.IsInf(t, 0) || math.IsNaN(t) {
 			e.Buf = append(e.Buf, "null"...)
 		} else {
-			e.Buf = strconv.AppendFloat(e.Buf, t, 'g', -1, 64)
+			e.Buf = appendFloat(e.Buf, t)
 		}
 	case []byte:
 		e.Buf = append(e.Buf, `{"_placeholder":true,"num":`...)
@@ -249,7 +275,7 @@ func (e *Encoder) appendValue(v any) error {
 			if i > 0 {
 				e.Buf = append(e.Buf, ',')
 			}
-			if err := e.appendValue(x); err != nil {
+			if err := e.appendValue(x, depth+1); err != nil {
 				return err
 			}
 		}
@@ -267,29 +293,70 @@ func (e *Encoder) appendValue(v any) error {
 			}
 			e.Buf = appendString(e.Buf, k)
 			e.Buf = append(e.Buf, ':')
-			if err := e.appendValue(t[k]); err != nil {
+			if err := e.appendValue(t[k], depth+1); err != nil {
 				return err
 			}
 		}
 		e.Buf = append(e.Buf, '}')
 	default:
 		if hasBytes(reflect.TypeOf(v)) {
-			return e.appendReflect(reflect.ValueOf(v))
+			return e.appendReflect(reflect.ValueOf(v), depth)
 		}
-		b, err := json.Marshal(v)
-		if err != nil {
+		if err := e.appendJSON(v); err != nil {
 			return fmt.Errorf("tsunagi: %w", err)
 		}
-		e.Buf = append(e.Buf, b...)
 	}
 	return nil
+}
+
+// jsonAppender is a json.Encoder writing at the end of a byte slice; pooled
+// so that encoding a value appends to Encoder.Buf without allocating.
+type jsonAppender struct {
+	buf []byte
+	enc *json.Encoder
+}
+
+func (j *jsonAppender) Write(p []byte) (int, error) {
+	j.buf = append(j.buf, p...)
+	return len(p), nil
+}
+
+var jsonAppenders = sync.Pool{New: func() any {
+	j := &jsonAppender{}
+	j.enc = json.NewEncoder(j) // HTML escaping on, as json.Marshal does
+	return j
+}}
+
+// appendJSON appends json.Marshal(v) to e.Buf.
+func (e *Encoder) appendJSON(v any) error {
+	j := jsonAppenders.Get().(*jsonAppender)
+	j.buf = e.Buf
+	err := j.enc.Encode(v) // writes nothing on error
+	if err == nil {
+		e.Buf = j.buf[:len(j.buf)-1] // drop Encode's newline
+	}
+	j.buf = nil
+	jsonAppenders.Put(j)
+	return err
 }
 
 var bytesType = reflect.TypeFor[[]byte]()
 
 // hasBytes reports whether values of t may hold a []byte that should travel
 // as an attachment (a struct field, slice element or map value).
-func hasBytes(t reflect.Type) bool { return hasBytesSeen(t, map[reflect.Type]bool{}) }
+func hasBytes(t reflect.Type) bool {
+	if t == nil {
+		return false
+	}
+	if b, ok := hasBytesCache.Load(t); ok {
+		return b.(bool)
+	}
+	b := hasBytesSeen(t, map[reflect.Type]bool{})
+	hasBytesCache.Store(t, b)
+	return b
+}
+
+var hasBytesCache sync.Map // reflect.Type → bool
 
 func hasBytesSeen(t reflect.Type, seen map[reflect.Type]bool) bool {
 	if t == nil || seen[t] {
@@ -309,7 +376,7 @@ func hasBytesSeen(t reflect.Type, seen map[reflect.Type]bool) bool {
 		return hasBytesSeen(t.Elem(), seen)
 	case reflect.Struct:
 		for i := 0; i < t.NumField(); i++ {
-			if f := t.Field(i); f.IsExported() && hasBytesSeen(f.Type, seen) {
+			if f := t.Field(i); (f.IsExported() || f.Anonymous) && hasBytesSeen(f.Type, seen) {
 				return true
 			}
 		}
@@ -321,17 +388,36 @@ func hasBytesSeen(t reflect.Type, seen map[reflect.Type]bool) bool {
 
 var jsonMarshaler = reflect.TypeFor[json.Marshaler]()
 
+// appendFloat formats f as encoding/json and JavaScript do: no exponent
+// between 1e-6 and 1e21.
+func appendFloat(dst []byte, f float64) []byte {
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if n := len(dst); format == 'e' && n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+		dst[n-2] = dst[n-1] // e-09 → e-9
+		dst = dst[:n-1]
+	}
+	return dst
+}
+
 // appendReflect encodes v through a generic tree in which []byte values stay
 // []byte, so appendValue turns them into attachments.
-func (e *Encoder) appendReflect(v reflect.Value) error {
-	tree, err := toTree(v)
+func (e *Encoder) appendReflect(v reflect.Value, depth int) error {
+	tree, err := toTree(v, depth)
 	if err != nil {
 		return err
 	}
-	return e.appendValue(tree)
+	return e.appendValue(tree, depth)
 }
 
-func toTree(v reflect.Value) (any, error) {
+func toTree(v reflect.Value, depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, errTooDeep
+	}
 	if !v.IsValid() {
 		return nil, nil
 	}
@@ -342,22 +428,21 @@ func toTree(v reflect.Value) (any, error) {
 		return v.Bytes(), nil
 	}
 	if v.Type().Implements(jsonMarshaler) || v.Kind() == reflect.Struct && reflect.PointerTo(v.Type()).Implements(jsonMarshaler) {
-		b, err := json.Marshal(v.Interface())
-		return json.RawMessage(b), err
+		return marshalRaw(v.Interface())
 	}
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
 		if v.IsNil() {
 			return nil, nil
 		}
-		return toTree(v.Elem())
+		return toTree(v.Elem(), depth+1)
 	case reflect.Slice, reflect.Array:
 		if v.Kind() == reflect.Slice && v.IsNil() {
 			return nil, nil
 		}
 		out := make([]any, v.Len())
 		for i := range out {
-			x, err := toTree(v.Index(i))
+			x, err := toTree(v.Index(i), depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -368,10 +453,13 @@ func toTree(v reflect.Value) (any, error) {
 		if v.Type().Key().Kind() != reflect.String {
 			break
 		}
+		if v.IsNil() {
+			return nil, nil
+		}
 		out := make(map[string]any, v.Len())
 		it := v.MapRange()
 		for it.Next() {
-			x, err := toTree(it.Value())
+			x, err := toTree(it.Value(), depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -379,38 +467,92 @@ func toTree(v reflect.Value) (any, error) {
 		}
 		return out, nil
 	case reflect.Struct:
-		return structTree(v)
+		return structTree(v, depth)
 	}
-	b, err := json.Marshal(v.Interface())
-	return json.RawMessage(b), err
+	return marshalRaw(v.Interface())
 }
 
-// structTree follows encoding/json's field rules for names, "-" and omitempty.
-func structTree(v reflect.Value) (any, error) {
+func marshalRaw(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("tsunagi: %w", err)
+	}
+	return json.RawMessage(b), nil
+}
+
+type isZeroer interface{ IsZero() bool }
+
+var isZeroerType = reflect.TypeFor[isZeroer]()
+
+// isEmpty is encoding/json's test for omitempty.
+func isEmpty(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+		return v.Len() == 0
+	case reflect.Bool,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64,
+		reflect.Interface, reflect.Pointer:
+		return v.IsZero()
+	}
+	return false
+}
+
+// isZero is encoding/json's test for omitzero: the IsZero method if there
+// is one, else the zero value.
+func isZero(v reflect.Value) bool {
+	t := v.Type()
+	switch {
+	case t.Implements(isZeroerType):
+		if (t.Kind() == reflect.Pointer || t.Kind() == reflect.Interface) && v.IsNil() {
+			return true
+		}
+		return v.Interface().(isZeroer).IsZero()
+	case reflect.PointerTo(t).Implements(isZeroerType) && v.CanAddr():
+		return v.Addr().Interface().(isZeroer).IsZero()
+	case reflect.PointerTo(t).Implements(isZeroerType):
+		p := reflect.New(t)
+		p.Elem().Set(v)
+		return p.Interface().(isZeroer).IsZero()
+	}
+	return v.IsZero()
+}
+
+// structTree follows encoding/json's field rules: names, "-", omitempty,
+// omitzero, string, and the promotion of embedded structs' fields.
+func structTree(v reflect.Value, depth int) (any, error) {
 	t := v.Type()
 	out := make(map[string]any, t.NumField())
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if !f.IsExported() {
+		ft := f.Type
+		if f.Anonymous && ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if !f.IsExported() && !(f.Anonymous && ft.Kind() == reflect.Struct) {
 			continue
 		}
-		name, opts := f.Name, ""
+		name, opts, tagged := f.Name, "", false
 		if tag, ok := f.Tag.Lookup("json"); ok {
 			if tag == "-" {
 				continue
 			}
 			n, o, _ := cutComma(tag)
 			if n != "" {
-				name = n
+				name, tagged = n, true
 			}
 			opts = o
 		}
 		fv := v.Field(i)
-		if containsOpt(opts, "omitempty") && fv.IsZero() {
-			continue
-		}
-		if f.Anonymous && f.Type.Kind() == reflect.Struct && name == f.Name {
-			sub, err := structTree(fv)
+		if f.Anonymous && !tagged && ft.Kind() == reflect.Struct {
+			if fv.Kind() == reflect.Pointer {
+				if fv.IsNil() {
+					continue
+				}
+				fv = fv.Elem()
+			}
+			sub, err := structTree(fv, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -421,13 +563,41 @@ func structTree(v reflect.Value) (any, error) {
 			}
 			continue
 		}
-		x, err := toTree(fv)
+		if !f.IsExported() {
+			continue
+		}
+		if containsOpt(opts, "omitempty") && isEmpty(fv) || containsOpt(opts, "omitzero") && isZero(fv) {
+			continue
+		}
+		x, err := toTree(fv, depth+1)
 		if err != nil {
 			return nil, err
+		}
+		if containsOpt(opts, "string") {
+			x, err = quoteScalar(fv, x)
+			if err != nil {
+				return nil, err
+			}
 		}
 		out[name] = x
 	}
 	return out, nil
+}
+
+// quoteScalar applies the "string" option: a scalar's JSON inside a string.
+func quoteScalar(fv reflect.Value, x any) (any, error) {
+	for fv.Kind() == reflect.Pointer && !fv.IsNil() {
+		fv = fv.Elem()
+	}
+	switch fv.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.String:
+		if raw, ok := x.(json.RawMessage); ok {
+			return string(raw), nil
+		}
+	}
+	return x, nil
 }
 
 func cutComma(s string) (string, string, bool) {

@@ -183,12 +183,8 @@ func (p *Packet) validate() error {
 		if first != '[' {
 			return parseErr("EVENT payload must be an array")
 		}
-		name, err := eventName(p.Data)
-		if err != nil {
+		if err := checkEventName(p.Data); err != nil {
 			return err
-		}
-		if IsReserved(name) {
-			return parseErr("event name %q is reserved", name)
 		}
 	case Ack, BinaryAck:
 		if first != '[' {
@@ -212,16 +208,40 @@ func firstByte(b []byte) byte {
 	return 0
 }
 
-// eventName returns the first element of a valid JSON array, which must be a string.
-func eventName(data []byte) (string, error) {
-	elems, err := splitArray(data, nil)
+// checkEventName checks that the first element of a valid JSON array is an
+// event name that is not reserved. It does not allocate for plain names.
+func checkEventName(data []byte) error {
+	var buf [1]json.RawMessage
+	elems, err := splitArray(data, buf[:0], 1)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if len(elems) == 0 {
-		return "", parseErr("EVENT payload is an empty array")
+		return parseErr("EVENT payload is an empty array")
 	}
-	return decodeName(elems[0])
+	if b, ok := plainString(elems[0]); ok {
+		if isReservedBytes(b) {
+			return parseErr("event name %q is reserved", b)
+		}
+		return nil
+	}
+	name, err := decodeName(elems[0])
+	if err != nil {
+		return err
+	}
+	if IsReserved(name) {
+		return parseErr("event name %q is reserved", name)
+	}
+	return nil
+}
+
+// plainString returns the contents of a JSON string without escapes.
+func plainString(raw []byte) ([]byte, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return nil, false
+	}
+	b := raw[1 : len(raw)-1]
+	return b, bytes.IndexByte(b, '\\') < 0
 }
 
 func decodeName(raw []byte) (string, error) {
@@ -229,8 +249,8 @@ func decodeName(raw []byte) (string, error) {
 		return "", parseErr("event name must be a string, not %.20s", raw)
 	}
 	// Fast path: no escapes.
-	if bytes.IndexByte(raw[1:len(raw)-1], '\\') < 0 {
-		return string(raw[1 : len(raw)-1]), nil
+	if b, ok := plainString(raw); ok {
+		return string(b), nil
 	}
 	var name string
 	if err := json.Unmarshal(raw, &name); err != nil {
@@ -240,8 +260,10 @@ func decodeName(raw []byte) (string, error) {
 }
 
 // splitArray returns the top-level elements of a valid JSON array, appended
-// to dst. Whitespace around elements is trimmed.
-func splitArray(data []byte, dst []json.RawMessage) ([]json.RawMessage, error) {
+// to dst; it stops after limit elements when limit > 0. Whitespace around
+// elements is trimmed. On invalid JSON it returns an error or garbage, never
+// panics.
+func splitArray(data []byte, dst []json.RawMessage, limit int) ([]json.RawMessage, error) {
 	i := 0
 	skip := func() {
 		for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n') {
@@ -283,6 +305,9 @@ func splitArray(data []byte, dst []json.RawMessage) ([]json.RawMessage, error) {
 				}
 			}
 		}
+		if i > len(data) { // an unterminated string ending in a backslash
+			i = len(data)
+		}
 		end := i
 		for end > start && (data[end-1] == ' ' || data[end-1] == '\t' || data[end-1] == '\r' || data[end-1] == '\n') {
 			end--
@@ -291,6 +316,9 @@ func splitArray(data []byte, dst []json.RawMessage) ([]json.RawMessage, error) {
 			return dst, parseErr("empty array element")
 		}
 		dst = append(dst, json.RawMessage(data[start:end:end]))
+		if len(dst) == limit {
+			return dst, nil
+		}
 		if i >= len(data) {
 			break
 		}
@@ -305,6 +333,15 @@ func splitArray(data []byte, dst []json.RawMessage) ([]json.RawMessage, error) {
 // Reserved event names: they have a meaning of their own in Socket.IO and
 // cannot be emitted or received as events.
 var reserved = [...]string{"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
+
+func isReservedBytes(name []byte) bool {
+	for _, r := range reserved {
+		if string(name) == r {
+			return true
+		}
+	}
+	return false
+}
 
 // IsReserved reports whether name is reserved by Socket.IO.
 func IsReserved(name string) bool {

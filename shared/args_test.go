@@ -1,0 +1,625 @@
+package shared
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// encodeArgs runs Encoder.AppendArgs on a fresh Encoder.
+func encodeArgs(t *testing.T, name string, args ...any) (string, [][]byte) {
+	t.Helper()
+	var e Encoder
+	if err := e.AppendArgs(name, args); err != nil {
+		t.Fatalf("AppendArgs(%q, %#v): %v", name, args, err)
+	}
+	if !json.Valid(e.Buf) {
+		t.Fatalf("AppendArgs wrote invalid JSON: %s", e.Buf)
+	}
+	return string(e.Buf), e.Buffers
+}
+
+func TestEncoderStrings(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+	}{
+		{"", `""`},
+		{"hello", `"hello"`},
+		{`say "hi"`, `"say \"hi\""`},
+		{`back\slash`, `"back\\slash"`},
+		{"a\nb\rc\td", `"a\nb\rc\td"`},
+		{"\x00\x01\x1f\x7f", `"\u0000\u0001\u001f` + "\x7f" + `"`},
+		{"\b\f", `"\u0008\u000c"`},
+		{"<script>&</script>", `"<script>&</script>"`},
+		{"héllo wörld ✓ 😀", `"héllo wörld ✓ 😀"`},
+		{"line\u2028sep\u2029par", `"line\u2028sep\u2029par"`},
+		{"bad\xffutf8", `"bad\ufffdutf8"`},
+		{"\xc3\x28", `"\ufffd("`},                // invalid 2-byte sequence
+		{"\xed\xa0\x80", `"\ufffd\ufffd\ufffd"`}, // UTF-16 surrogate encoded in UTF-8
+		{"\xf0\x9f\x98", `"\ufffd\ufffd\ufffd"`}, // truncated 4-byte sequence
+		{"\U0010FFFF", "\"\U0010FFFF\""},
+	} {
+		got, bufs := encodeArgs(t, "", tc.in)
+		if got != "["+tc.want+"]" || bufs != nil {
+			t.Errorf("AppendArgs(%q) = %s, want [%s]", tc.in, got, tc.want)
+		}
+		// It decodes back to the string, invalid bytes as U+FFFD.
+		var back []string
+		if err := json.Unmarshal([]byte(got), &back); err != nil || back[0] != string([]rune(tc.in)) {
+			t.Errorf("%q decodes back as %q (%v)", tc.in, back, err)
+		}
+		// The event name is escaped the same way.
+		if tc.in != "" {
+			got, _ = encodeArgs(t, tc.in)
+			if got != "["+tc.want+"]" {
+				t.Errorf("AppendArgs(name %q) = %s", tc.in, got)
+			}
+		}
+	}
+}
+
+func TestEncoderValues(t *testing.T) {
+	type plain struct {
+		A int    `json:"a"`
+		B string `json:"b,omitempty"`
+	}
+	for _, tc := range []struct {
+		in   any
+		want string
+	}{
+		{nil, `null`},
+		{true, `true`},
+		{false, `false`},
+		{0, `0`},
+		{-42, `-42`},
+		{math.MaxInt64, `9223372036854775807`},
+		{int64(math.MinInt64), `-9223372036854775808`},
+		{int8(-8), `-8`},
+		{uint64(math.MaxUint64), `18446744073709551615`},
+		{1.5, `1.5`},
+		{-0.25, `-0.25`},
+		{1e21, `1e+21`},
+		{1e-7, `1e-7`},
+		{1e6, `1000000`},
+		{123456789.125, `123456789.125`},
+		{1e20, `100000000000000000000`},
+		{-1.5e-300, `-1.5e-300`},
+		{float64(1 << 53), `9007199254740992`},
+		{float32(0.1), `0.1`},
+		{math.NaN(), `null`},
+		{math.Inf(1), `null`},
+		{math.Inf(-1), `null`},
+		{"s", `"s"`},
+		{[]any{}, `[]`},
+		{[]any{1, "a", nil, []any{true}}, `[1,"a",null,[true]]`},
+		{map[string]any{}, `{}`},
+		{map[string]any{"b": 1, "a": "x", "c": map[string]any{"\"q": nil}}, `{"a":"x","b":1,"c":{"\"q":null}}`},
+		{[]int{1, 2}, `[1,2]`},
+		{[]string(nil), `null`},
+		{map[string]int{"z": 1, "y": 2}, `{"y":2,"z":1}`},
+		{plain{A: 1}, `{"a":1}`},
+		{&plain{A: 1, B: "b"}, `{"a":1,"b":"b"}`},
+		{(*plain)(nil), `null`},
+		{json.RawMessage(`{"raw": [1, 2]}`), `{"raw": [1, 2]}`},
+		{json.RawMessage(`null`), `null`},
+		{time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC), `"2024-01-02T03:04:05Z"`},
+		{json.Number("12.50"), `12.50`},
+	} {
+		got, bufs := encodeArgs(t, "", tc.in)
+		if got != "["+tc.want+"]" || len(bufs) != 0 {
+			t.Errorf("AppendArgs(%#v) = %s %d buffers, want [%s]", tc.in, got, len(bufs), tc.want)
+		}
+	}
+	got, _ := encodeArgs(t, "ev", 1, "two", nil, []any{3})
+	if got != `["ev",1,"two",null,[3]]` {
+		t.Errorf("several args: %s", got)
+	}
+	got, _ = encodeArgs(t, "ev")
+	if got != `["ev"]` {
+		t.Errorf("no args: %s", got)
+	}
+	got, _ = encodeArgs(t, "")
+	if got != `[]` {
+		t.Errorf("no name, no args: %s", got)
+	}
+}
+
+// The Encoder appends: to Buf, and to Buffers with placeholder numbers that
+// continue where they were.
+func TestEncoderAppends(t *testing.T) {
+	e := Encoder{Buf: []byte("prefix:")}
+	if err := e.AppendArgs("a", []any{[]byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.AppendArgs("", []any{[]byte("y")}); err != nil {
+		t.Fatal(err)
+	}
+	want := `prefix:["a",{"_placeholder":true,"num":0}][{"_placeholder":true,"num":1}]`
+	if string(e.Buf) != want || len(e.Buffers) != 2 || string(e.Buffers[1]) != "y" {
+		t.Fatalf("%s %q", e.Buf, e.Buffers)
+	}
+}
+
+func TestEncoderBinaryNested(t *testing.T) {
+	got, bufs := encodeArgs(t, "up",
+		[]byte("a"),
+		map[string]any{"z": []byte("c"), "b": []byte("b"), "n": 1},
+		[]any{"s", []any{[]byte("d")}},
+		[]byte{},
+	)
+	want := `["up",{"_placeholder":true,"num":0},` +
+		`{"b":{"_placeholder":true,"num":1},"n":1,"z":{"_placeholder":true,"num":2}},` +
+		`["s",[{"_placeholder":true,"num":3}]],` +
+		`{"_placeholder":true,"num":4}]`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	wantBufs := []string{"a", "b", "c", "d", ""}
+	if len(bufs) != len(wantBufs) {
+		t.Fatalf("%d buffers, want %d", len(bufs), len(wantBufs))
+	}
+	for i, w := range wantBufs {
+		if string(bufs[i]) != w {
+			t.Errorf("buffer %d = %q, want %q", i, bufs[i], w)
+		}
+	}
+	// It is a valid BINARY_EVENT.
+	p := Packet{Type: BinaryEvent, ID: NoID, Data: []byte(got), Buffers: bufs}
+	var d Decoder
+	if _, complete, err := d.Text(p.AppendEncode(nil)); err != nil || complete {
+		t.Fatal(complete, err)
+	}
+	var dp Packet
+	for _, b := range bufs {
+		var err error
+		if dp, _, err = d.Binary(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	name, args, err := ParseEvent(dp.Data, dp.Buffers)
+	if err != nil || name != "up" || args.Len() != 4 {
+		t.Fatal(name, args.Len(), err)
+	}
+	vals, err := args.Values()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantVals := []any{
+		[]byte("a"),
+		map[string]any{"b": []byte("b"), "n": 1.0, "z": []byte("c")},
+		[]any{"s", []any{[]byte("d")}},
+		[]byte{},
+	}
+	if !reflect.DeepEqual(vals, wantVals) {
+		t.Fatalf("Values = %#v\nwant %#v", vals, wantVals)
+	}
+}
+
+type fileMsg struct {
+	Name    string            `json:"name"`
+	Data    []byte            `json:"data"`
+	Thumb   []byte            `json:"thumb,omitempty"`
+	Skipped []byte            `json:"-"`
+	Secret  string            `json:"-"`
+	Dash    int               `json:"-,"`
+	Size    int               `json:",omitempty"`
+	Parts   [][]byte          `json:"parts,omitempty"`
+	Meta    map[string][]byte `json:"meta,omitempty"`
+	Next    *fileMsg          `json:"next,omitempty"`
+	private []byte
+}
+
+func TestEncoderStructWithBytes(t *testing.T) {
+	f := fileMsg{
+		Name:    "a.txt",
+		Data:    []byte("hello"),
+		Skipped: []byte("never"),
+		Secret:  "never",
+		Dash:    7,
+		private: []byte("never"),
+		Next:    &fileMsg{Name: "b", Data: []byte("next")},
+	}
+	got, bufs := encodeArgs(t, "file", f)
+	want := `["file",{"-":7,"data":{"_placeholder":true,"num":0},"name":"a.txt",` +
+		`"next":{"-":0,"data":{"_placeholder":true,"num":1},"name":"b"}}]`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if len(bufs) != 2 || string(bufs[0]) != "hello" || string(bufs[1]) != "next" {
+		t.Fatalf("buffers %q", bufs)
+	}
+	// The omitempty fields, set.
+	f.Thumb = []byte("t")
+	f.Size = 5
+	f.Parts = [][]byte{[]byte("p0"), nil}
+	f.Meta = map[string][]byte{"k": []byte("m")}
+	f.Next = nil
+	got, bufs = encodeArgs(t, "file", &f)
+	want = `["file",{"-":7,"Size":5,"data":{"_placeholder":true,"num":0},"meta":{"k":{"_placeholder":true,"num":1}},` +
+		`"name":"a.txt","parts":[{"_placeholder":true,"num":2},null],"thumb":{"_placeholder":true,"num":3}}]`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if len(bufs) != 4 || string(bufs[0]) != "hello" || string(bufs[1]) != "m" || string(bufs[2]) != "p0" || string(bufs[3]) != "t" {
+		t.Fatalf("buffers %q", bufs)
+	}
+	// A nil []byte field is null, like encoding/json, not an attachment.
+	got, bufs = encodeArgs(t, "", fileMsg{Name: "n"})
+	if got != `[{"-":0,"data":null,"name":"n"}]` || len(bufs) != 0 {
+		t.Fatalf("nil data: %s %q", got, bufs)
+	}
+}
+
+// bytesAsBase64 turns the []byte values of a Value tree into the base64
+// strings that encoding/json would have written in their place.
+func bytesAsBase64(v any) any {
+	switch t := v.(type) {
+	case []byte:
+		return base64.StdEncoding.EncodeToString(t)
+	case []any:
+		for i := range t {
+			t[i] = bytesAsBase64(t[i])
+		}
+	case map[string]any:
+		for k := range t {
+			t[k] = bytesAsBase64(t[k])
+		}
+	}
+	return v
+}
+
+type Embedded struct {
+	E    string `json:"e"`
+	Blob []byte `json:"blob,omitempty"`
+}
+
+type embeddedPtr struct {
+	P string `json:"p"`
+}
+
+type hidden struct {
+	H  string `json:"h"`
+	HB []byte `json:"hb"`
+}
+
+type withMarshaler struct{ B []byte }
+
+func (w withMarshaler) MarshalJSON() ([]byte, error) { return json.Marshal("custom:" + string(w.B)) }
+
+type textKey int
+
+func (k textKey) MarshalText() ([]byte, error) { return []byte{'k', byte('0' + k)}, nil }
+
+type zeroer struct{ N int }
+
+func (z zeroer) IsZero() bool { return z.N < 0 }
+
+type tagged struct {
+	Embedded
+	*embeddedPtr
+	hidden
+	Named     Embedded          `json:"named"`
+	Empty     []byte            `json:"empty,omitempty"`
+	EmptyArr  []int             `json:"emptyArr,omitempty"`
+	EmptyMap  map[string][]byte `json:"emptyMap,omitempty"`
+	ZeroStr   struct{ A int }   `json:"zeroStruct,omitempty"`
+	ZeroTime  time.Time         `json:"zeroTime,omitzero"`
+	ZeroInt   int               `json:"zeroInt,omitzero"`
+	ZeroBytes []byte            `json:"zeroBytes,omitzero"`
+	Custom    zeroer            `json:"custom,omitzero"`
+	FalseB    bool              `json:"f,omitempty"`
+	NilPtr    *int              `json:"nilPtr,omitempty"`
+	NilIface  any               `json:"nilIface,omitempty"`
+	Iface     any               `json:"iface"`
+	Marsh     withMarshaler     `json:"marsh"`
+	Keys      map[textKey][]byte
+	Arr       [2][]byte `json:"arr"`
+	Quoted    int       `json:"quoted,string"`
+}
+
+// Struct fields holding []byte go through the Encoder's own reflection; it
+// must write the same object as encoding/json, attachments aside.
+func TestEncoderStructMatchesEncodingJSON(t *testing.T) {
+	values := []any{
+		fileMsg{Name: "x", Data: []byte{1, 2, 3}},
+		fileMsg{Name: "x", Data: []byte{}, Thumb: []byte{}, Parts: [][]byte{}, Meta: map[string][]byte{}},
+		tagged{},
+		tagged{
+			Embedded:    Embedded{E: "e", Blob: []byte("blob")},
+			embeddedPtr: &embeddedPtr{P: "p"},
+			hidden:      hidden{H: "h", HB: []byte("hb")},
+			Named:       Embedded{E: "n"},
+			Empty:       []byte{},
+			EmptyArr:    []int{},
+			EmptyMap:    map[string][]byte{},
+			ZeroTime:    time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC),
+			ZeroInt:     3,
+			ZeroBytes:   []byte{},
+			Custom:      zeroer{N: 0},
+			FalseB:      true,
+			NilIface:    []byte("x"),
+			Iface:       map[string]any{"b": []byte("y")},
+			Marsh:       withMarshaler{B: []byte("m")},
+			Keys:        map[textKey][]byte{1: []byte("k")},
+			Arr:         [2][]byte{[]byte("a0")},
+			Quoted:      12,
+		},
+		tagged{Custom: zeroer{N: -1}, Iface: []byte("z")},
+		[]tagged{{}, {Named: Embedded{Blob: []byte{0}}}},
+		map[string]Embedded{"a": {Blob: []byte("b")}},
+	}
+	for _, v := range values {
+		want, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wantTree any
+		if err := json.Unmarshal(want, &wantTree); err != nil {
+			t.Fatal(err)
+		}
+		got, bufs := encodeArgs(t, "", v)
+		args, err := ParseArgs(json.RawMessage(got), bufs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotTree, err := args.Value(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gotTree = bytesAsBase64(gotTree); !reflect.DeepEqual(gotTree, wantTree) {
+			t.Errorf("%T:\nEncoder       %s (%d buffers)\nencoding/json %s", v, got, len(bufs), want)
+		}
+	}
+}
+
+func TestEncoderErrors(t *testing.T) {
+	type withChan struct {
+		B []byte
+		C chan int
+	}
+	type node struct {
+		B    []byte
+		Next *node
+	}
+	cyclic := &node{}
+	cyclic.Next = cyclic
+	list := []any{nil}
+	list[0] = list
+	m := map[string]any{}
+	m["m"] = m
+	for _, v := range []any{
+		make(chan int),
+		func() {},
+		complex(1, 2),
+		json.RawMessage(`{bad`),
+		json.RawMessage(``),
+		[]any{1, make(chan int)},
+		map[string]any{"f": func() {}},
+		withChan{B: []byte("x")},
+		cyclic,
+		list,
+		m,
+	} {
+		var e Encoder
+		err := e.AppendArgs("ev", []any{v})
+		if err == nil {
+			t.Errorf("AppendArgs(%T) succeeded: %s", v, e.Buf)
+		} else if !strings.HasPrefix(err.Error(), "tsunagi: ") {
+			t.Errorf("AppendArgs(%T): %v", v, err)
+		}
+	}
+}
+
+func TestArgsDecodePlaceholders(t *testing.T) {
+	data := json.RawMessage(`["up",{"_placeholder":true,"num":1},` +
+		`{"name":"f","data":{"_placeholder":true,"num":0},"parts":[{"_placeholder":true,"num":1}],"size":9007199254740993},` +
+		`"plain",{"_placeholder":true,"num":5}]`)
+	bufs := [][]byte{[]byte("zero"), []byte("one")}
+	name, args, err := ParseEvent(data, bufs)
+	if err != nil || name != "up" || args.Len() != 4 {
+		t.Fatal(name, args.Len(), err)
+	}
+	// Top level.
+	var b []byte
+	if err := args.Decode(0, &b); err != nil || string(b) != "one" {
+		t.Fatalf("Decode(0) = %q %v", b, err)
+	}
+	// Nested into a struct's []byte fields; other fields keep their precision.
+	type file struct {
+		Name  string   `json:"name"`
+		Data  []byte   `json:"data"`
+		Parts [][]byte `json:"parts"`
+		Size  int64    `json:"size"`
+	}
+	var f file
+	if err := args.Decode(1, &f); err != nil {
+		t.Fatal(err)
+	}
+	if f.Name != "f" || string(f.Data) != "zero" || len(f.Parts) != 1 || string(f.Parts[0]) != "one" || f.Size != 9007199254740993 {
+		t.Fatalf("Decode(1) = %+v", f)
+	}
+	var fp *file
+	if err := args.Decode(1, &fp); err != nil || fp == nil || string(fp.Data) != "zero" {
+		t.Fatalf("Decode(1) into a pointer = %+v %v", fp, err)
+	}
+	// Into a generic map: []byte via Value, base64 through Decode.
+	v, err := args.Value(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := v.(map[string]any); !bytes.Equal(m["data"].([]byte), []byte("zero")) || !bytes.Equal(m["parts"].([]any)[0].([]byte), []byte("one")) {
+		t.Fatalf("Value(1) = %#v", v)
+	}
+	// A plain argument is untouched.
+	var s string
+	if err := args.Decode(2, &s); err != nil || s != "plain" {
+		t.Fatal(s, err)
+	}
+	// A placeholder out of range does not decode.
+	if err := args.Decode(3, &b); err == nil {
+		t.Fatalf("placeholder 5 of 2 decoded as %q", b)
+	}
+	if _, err := args.Value(3); err == nil {
+		t.Fatal("Value of placeholder 5 of 2 succeeded")
+	}
+	if _, err := args.Values(); err == nil {
+		t.Fatal("Values with a placeholder out of range succeeded")
+	}
+	// A missing argument decodes as null.
+	f = file{Name: "kept"}
+	if err := args.Decode(4, &f); err != nil || f.Name != "kept" {
+		t.Fatalf("missing argument: %+v %v", f, err)
+	}
+	if v, err := args.Value(9); v != nil || err != nil {
+		t.Fatalf("Value of a missing argument: %v %v", v, err)
+	}
+	if args.Raw(-1) != nil || args.Raw(4) != nil || string(args.Raw(2)) != `"plain"` {
+		t.Fatal("Raw")
+	}
+	if len(args.Buffers()) != 2 {
+		t.Fatal("Buffers")
+	}
+}
+
+func TestArgsValue(t *testing.T) {
+	args := NewArgs([]json.RawMessage{
+		json.RawMessage(`{"_placeholder":true,"num":0}`),
+		json.RawMessage(`[1,"a",null,true,{"x":{"_placeholder":true,"num":1}}]`),
+		json.RawMessage(`{"_placeholder":false,"num":0}`),
+		json.RawMessage(`{"_placeholder":true,"num":"0"}`),
+	}, [][]byte{{0xde, 0xad}, {0xbe, 0xef}})
+	v0, err := args.Value(0)
+	if err != nil || !bytes.Equal(v0.([]byte), []byte{0xde, 0xad}) {
+		t.Fatalf("Value(0) = %#v %v", v0, err)
+	}
+	v1, err := args.Value(1)
+	want := []any{1.0, "a", nil, true, map[string]any{"x": []byte{0xbe, 0xef}}}
+	if err != nil || !reflect.DeepEqual(v1, want) {
+		t.Fatalf("Value(1) = %#v %v", v1, err)
+	}
+	v2, err := args.Value(2)
+	if err != nil || !reflect.DeepEqual(v2, map[string]any{"_placeholder": false, "num": 0.0}) {
+		t.Fatalf("Value(2) = %#v %v", v2, err)
+	}
+	if _, err := args.Value(3); err == nil {
+		t.Fatal("a string num resolved")
+	} else {
+		wantParseError(t, "string num", err, "placeholder num")
+	}
+	// Without buffers, placeholders stay objects.
+	plain := NewArgs([]json.RawMessage{json.RawMessage(`{"_placeholder":true,"num":0}`)}, nil)
+	if v, err := plain.Value(0); err != nil || !reflect.DeepEqual(v, map[string]any{"_placeholder": true, "num": 0.0}) {
+		t.Fatalf("no buffers: %#v %v", v, err)
+	}
+}
+
+func TestArgsDecodeErrors(t *testing.T) {
+	type news struct {
+		Hello string `json:"hello"`
+	}
+	args, err := ParseArgs(json.RawMessage(`[{"hello":1},"str",[1,2],{"hello":"ok"},{"_placeholder":true,"num":0}]`), [][]byte{[]byte("b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n news
+	var typeErr *json.UnmarshalTypeError
+	if err := args.Decode(0, &n); !errors.As(err, &typeErr) {
+		t.Errorf("number into string field: %v", err)
+	}
+	var i int
+	if err := args.Decode(1, &i); !errors.As(err, &typeErr) {
+		t.Errorf("string into int: %v", err)
+	}
+	if err := args.Decode(2, &n); !errors.As(err, &typeErr) {
+		t.Errorf("array into struct: %v", err)
+	}
+	if err := args.Decode(3, &n); err != nil || n.Hello != "ok" {
+		t.Errorf("valid: %+v %v", n, err)
+	}
+	if err := args.Decode(4, &n); !errors.As(err, &typeErr) {
+		t.Errorf("placeholder into a struct without []byte: %v", err)
+	}
+	if err := args.Decode(3, n); err == nil {
+		t.Error("decoding into a non-pointer succeeded")
+	}
+	// Invalid JSON in unvalidated Args.
+	bad := NewArgs([]json.RawMessage{json.RawMessage(`{"hello":`)}, nil)
+	if err := bad.Decode(0, &n); err == nil {
+		t.Error("invalid JSON decoded")
+	}
+	if _, err := bad.Value(0); err == nil {
+		t.Error("invalid JSON has a Value")
+	}
+
+	de := &DecodeError{Event: "news", Index: 1, Err: typeErr}
+	if !strings.Contains(de.Error(), `event "news" argument 1`) || !strings.Contains(de.Error(), "cannot unmarshal") {
+		t.Errorf("DecodeError = %q", de.Error())
+	}
+	if !errors.Is(de, typeErr) || errors.Unwrap(de) != typeErr {
+		t.Error("DecodeError does not unwrap")
+	}
+	ack := &DecodeError{Index: 0, Err: errors.New("boom")}
+	if ack.Error() != "tsunagi: ack argument 0: boom" {
+		t.Errorf("ack DecodeError = %q", ack.Error())
+	}
+}
+
+func TestParseEventAndArgs(t *testing.T) {
+	for _, tc := range []struct {
+		data string
+		name string
+		args []string
+	}{
+		{`["foo"]`, "foo", nil},
+		{`["foo","bar"]`, "foo", []string{`"bar"`}},
+		{` [ "a b" , {"x": [1, "]"]} , "\"" ] `, "a b", []string{`{"x": [1, "]"]}`, `"\""`}},
+		{`["say \"hi\""]`, `say "hi"`, nil},
+		{`["\u00e9t\u00e9"]`, "été", nil},
+		{`["back\\slash",1]`, `back\slash`, []string{"1"}},
+		{`["ünï",[],{}]`, "ünï", []string{"[]", "{}"}},
+		{`["",1]`, "", []string{"1"}},
+	} {
+		name, args, err := ParseEvent(json.RawMessage(tc.data), nil)
+		if err != nil || name != tc.name || args.Len() != len(tc.args) {
+			t.Errorf("ParseEvent(%s) = %q, %d args, %v", tc.data, name, args.Len(), err)
+			continue
+		}
+		for i, w := range tc.args {
+			if string(args.Raw(i)) != w {
+				t.Errorf("ParseEvent(%s) arg %d = %s, want %s", tc.data, i, args.Raw(i), w)
+			}
+		}
+	}
+	for _, bad := range []string{``, `{}`, `"foo"`, `[]`, `[1]`, `[null]`, `[{"a":1}]`, `["a",`, `["a"`, `[`,
+		`["\`, `["]`, `["\"]`, `["a\`, `[,]`, `["a",,1]`, `["a" 1`, `["\ud800\"`} {
+		if name, _, err := ParseEvent(json.RawMessage(bad), nil); err == nil && !json.Valid([]byte(bad)) {
+			// Unvalidated input may split oddly but must not panic; a name
+			// still has to be a string.
+			t.Logf("ParseEvent(%s) = %q", bad, name)
+		} else if err == nil {
+			t.Errorf("ParseEvent(%s) succeeded", bad)
+		}
+	}
+	for _, tc := range []struct {
+		data string
+		n    int
+	}{{`[]`, 0}, {`[null]`, 1}, {`[1,"a",[2,3],{"b":[4]}]`, 4}, {"[\n1 ,\t2\r]", 2}} {
+		args, err := ParseArgs(json.RawMessage(tc.data), nil)
+		if err != nil || args.Len() != tc.n {
+			t.Errorf("ParseArgs(%s) = %d args, %v", tc.data, args.Len(), err)
+		}
+	}
+	for _, bad := range []string{``, `{}`, `1`, `[1,`, `["\`, `[1 `} {
+		if _, err := ParseArgs(json.RawMessage(bad), nil); err == nil {
+			t.Errorf("ParseArgs(%s) succeeded", bad)
+		} else {
+			wantParseError(t, bad, err, "")
+		}
+	}
+}
