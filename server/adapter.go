@@ -1,45 +1,114 @@
 package server
 
 import (
+	"context"
 	"sync"
 
 	"github.com/tsunagi/tsunagi/shared"
 )
 
-// BroadcastOptions select the sockets a broadcast reaches.
+// BroadcastOptions select the sockets an operation reaches: those in any of
+// Rooms (every socket of the namespace when Rooms is empty), minus those in
+// any of Except. A socket id is a room too. They are the rooms/except/flags
+// that @socket.io/redis-adapter carries between servers.
 type BroadcastOptions struct {
-	Rooms    []string // any of these; all sockets when empty
-	Except   []string // none of these
-	Volatile bool     // drop for sockets that cannot take it now
-	Local    bool     // this server only
+	Rooms  []string
+	Except []string
+	Flags  BroadcastFlags
 }
 
-// Adapter keeps the rooms of one namespace and delivers its broadcasts. The
-// in-memory adapter is the default; a multi-server adapter (Redis) forwards
-// broadcasts to the other servers as well.
+// BroadcastFlags modify how a broadcast is delivered.
+type BroadcastFlags struct {
+	// Volatile drops the packet for sockets that cannot take it now (their
+	// outgoing queue is not empty).
+	Volatile bool
+	// NoCompress sends the packet without permessage-deflate
+	// (Broadcast.Compress(false); compress: false on the wire between servers).
+	NoCompress bool
+	// Local keeps the operation on this server.
+	Local bool
+}
+
+// SocketInfo describes a socket, possibly connected to another server.
+type SocketInfo struct {
+	ID        string
+	Handshake Handshake
+	Rooms     []string
+	// Data is the socket's Data; from another server, as decoded from its
+	// wire form (JSON-like values).
+	Data any
+}
+
+// Adapter keeps the rooms of one namespace and carries its broadcasts. Every
+// broadcast and every room change of the namespace goes through it, so one
+// that spans several servers (Redis, wire-compatible with
+// @socket.io/redis-adapter) implements the same methods: it does the local
+// part with an embedded *MemoryAdapter and forwards the rest, unless
+// opts.Flags.Local is set.
+//
+// Methods may be called from many goroutines at once. They must not block
+// on a client: delivering to a socket only queues the packet.
 type Adapter interface {
+	// AddAll adds the local socket id to rooms.
 	AddAll(id string, rooms []string)
+	// Del removes the local socket id from room.
 	Del(id, room string)
+	// DelAll removes the local socket id from every room; it is called once,
+	// when the socket disconnects.
 	DelAll(id string)
+	// SocketRooms lists the rooms of the local socket id, its own id among
+	// them; nil when the socket is unknown.
 	SocketRooms(id string) []string
-	// Sockets returns the ids of the local sockets that opts select.
+	// Sockets lists the ids of the local sockets that opts select.
 	Sockets(opts BroadcastOptions) []string
-	// Broadcast delivers p to the sockets that opts select.
+
+	// Broadcast delivers p, an encoded EVENT of this namespace, to the
+	// sockets that opts select.
 	Broadcast(p *shared.Packet, opts BroadcastOptions)
+	// BroadcastWithAck delivers p, asking each client for an
+	// acknowledgement. The adapter gives p its ack id. Each server calls
+	// clientCount once with the number of its sockets that p reached, and
+	// ack once per reply; ack gets an error instead when the adapter knows
+	// that a client will not reply (it disconnected). When ctx is done, the
+	// adapter forgets the replies still awaited.
+	BroadcastWithAck(ctx context.Context, p *shared.Packet, opts BroadcastOptions, clientCount func(n int), ack func(reply shared.Args, err error))
+	// ServerCount is the number of servers that share this namespace,
+	// this one included: clientCount calls to expect from BroadcastWithAck.
+	ServerCount(ctx context.Context) (int, error)
+
+	// FetchSockets describes the sockets that opts select.
+	FetchSockets(ctx context.Context, opts BroadcastOptions) ([]SocketInfo, error)
+	// AddSockets makes the sockets that opts select join rooms.
+	AddSockets(opts BroadcastOptions, rooms []string)
+	// DelSockets makes the sockets that opts select leave rooms.
+	DelSockets(opts BroadcastOptions, rooms []string)
+	// DisconnectSockets disconnects the sockets that opts select from the
+	// namespace; with closeConn, their connections are closed too.
+	DisconnectSockets(opts BroadcastOptions, closeConn bool)
+
+	// Close releases the adapter when the server shuts down or the
+	// namespace is removed.
+	Close() error
 }
 
-type memoryAdapter struct {
+// MemoryAdapter is the default Adapter: the rooms of one namespace, on this
+// server only. Multi-server adapters embed it for their local part.
+type MemoryAdapter struct {
 	ns    *Namespace
 	mu    sync.RWMutex
 	rooms map[string]map[string]struct{} // room → socket ids
 	sids  map[string]map[string]struct{} // socket id → rooms
 }
 
-func newMemoryAdapter(ns *Namespace) *memoryAdapter {
-	return &memoryAdapter{ns: ns, rooms: map[string]map[string]struct{}{}, sids: map[string]map[string]struct{}{}}
+var _ Adapter = (*MemoryAdapter)(nil)
+
+// NewMemoryAdapter returns an empty in-memory adapter for ns.
+func NewMemoryAdapter(ns *Namespace) *MemoryAdapter {
+	return &MemoryAdapter{ns: ns, rooms: map[string]map[string]struct{}{}, sids: map[string]map[string]struct{}{}}
 }
 
-func (a *memoryAdapter) AddAll(id string, rooms []string) {
+// AddAll implements Adapter.
+func (a *MemoryAdapter) AddAll(id string, rooms []string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	mine := a.sids[id]
@@ -58,13 +127,14 @@ func (a *memoryAdapter) AddAll(id string, rooms []string) {
 	}
 }
 
-func (a *memoryAdapter) Del(id, room string) {
+// Del implements Adapter.
+func (a *MemoryAdapter) Del(id, room string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.del(id, room)
 }
 
-func (a *memoryAdapter) del(id, room string) {
+func (a *MemoryAdapter) del(id, room string) {
 	if mine := a.sids[id]; mine != nil {
 		delete(mine, room)
 	}
@@ -76,7 +146,8 @@ func (a *memoryAdapter) del(id, room string) {
 	}
 }
 
-func (a *memoryAdapter) DelAll(id string) {
+// DelAll implements Adapter.
+func (a *MemoryAdapter) DelAll(id string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for r := range a.sids[id] {
@@ -85,61 +156,156 @@ func (a *memoryAdapter) DelAll(id string) {
 	delete(a.sids, id)
 }
 
-func (a *memoryAdapter) SocketRooms(id string) []string {
+// SocketRooms implements Adapter.
+func (a *MemoryAdapter) SocketRooms(id string) []string {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	out := make([]string, 0, len(a.sids[id]))
-	for r := range a.sids[id] {
+	mine, ok := a.sids[id]
+	if !ok {
+		return nil
+	}
+	out := make([]string, 0, len(mine))
+	for r := range mine {
 		out = append(out, r)
 	}
 	return out
 }
 
-func (a *memoryAdapter) Sockets(opts BroadcastOptions) []string {
-	var out []string
-	a.each(opts, func(id string) { out = append(out, id) })
+// Sockets implements Adapter.
+func (a *MemoryAdapter) Sockets(opts BroadcastOptions) []string { return a.selectIDs(opts) }
+
+// Rooms lists the rooms that have local sockets, socket ids included.
+func (a *MemoryAdapter) Rooms() []string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]string, 0, len(a.rooms))
+	for r := range a.rooms {
+		out = append(out, r)
+	}
 	return out
 }
 
-// each calls fn for every selected socket id, outside the lock.
-func (a *memoryAdapter) each(opts BroadcastOptions, fn func(id string)) {
+// selectIDs returns the ids of the local sockets that opts select: in any
+// of opts.Rooms (all when empty), in none of opts.Except, each once.
+func (a *MemoryAdapter) selectIDs(opts BroadcastOptions) []string {
 	a.mu.RLock()
-	except := map[string]struct{}{}
-	for _, r := range opts.Except {
-		for id := range a.rooms[r] {
-			except[id] = struct{}{}
+	defer a.mu.RUnlock()
+	var except map[string]struct{}
+	if len(opts.Except) > 0 {
+		except = map[string]struct{}{}
+		for _, r := range opts.Except {
+			for id := range a.rooms[r] {
+				except[id] = struct{}{}
+			}
 		}
 	}
-	var ids []string
 	if len(opts.Rooms) == 0 {
-		ids = make([]string, 0, len(a.sids))
+		ids := make([]string, 0, len(a.sids))
 		for id := range a.sids {
 			if _, no := except[id]; !no {
 				ids = append(ids, id)
 			}
 		}
-	} else {
-		seen := map[string]struct{}{}
-		for _, r := range opts.Rooms {
-			for id := range a.rooms[r] {
-				if _, no := except[id]; no {
-					continue
-				}
+		return ids
+	}
+	var ids []string
+	var seen map[string]struct{}
+	if len(opts.Rooms) > 1 {
+		seen = map[string]struct{}{}
+	}
+	for _, r := range opts.Rooms {
+		for id := range a.rooms[r] {
+			if _, no := except[id]; no {
+				continue
+			}
+			if seen != nil {
 				if _, dup := seen[id]; dup {
 					continue
 				}
 				seen[id] = struct{}{}
-				ids = append(ids, id)
 			}
+			ids = append(ids, id)
 		}
 	}
-	a.mu.RUnlock()
-	for _, id := range ids {
-		fn(id)
+	return ids
+}
+
+// selectSockets resolves selectIDs to the sockets still connected.
+func (a *MemoryAdapter) selectSockets(opts BroadcastOptions) []*Socket {
+	return a.ns.socketsByID(a.selectIDs(opts))
+}
+
+// Broadcast implements Adapter: the packet is encoded once and queued for
+// each selected socket; no socket's slowness delays another.
+func (a *MemoryAdapter) Broadcast(p *shared.Packet, opts BroadcastOptions) {
+	frames := packetFrames(p, opts.Flags.NoCompress)
+	for _, s := range a.selectSockets(opts) {
+		s.deliver(frames, opts.Flags.Volatile)
 	}
 }
 
-func (a *memoryAdapter) Broadcast(p *shared.Packet, opts BroadcastOptions) {
-	frames := packetFrames(p)
-	a.each(opts, func(id string) { a.ns.deliver(id, frames, opts.Volatile) })
+// BroadcastWithAck implements Adapter. Every socket receives the same ack
+// id, from the namespace's counter, so the packet is encoded once.
+func (a *MemoryAdapter) BroadcastWithAck(ctx context.Context, p *shared.Packet, opts BroadcastOptions, clientCount func(int), ack func(shared.Args, error)) {
+	q := *p
+	q.ID = a.ns.nextAckID()
+	frames := packetFrames(&q, opts.Flags.NoCompress)
+	var reached []*Socket
+	for _, s := range a.selectSockets(opts) {
+		if !s.addAck(q.ID, ack) {
+			continue
+		}
+		if s.deliver(frames, opts.Flags.Volatile) {
+			reached = append(reached, s)
+		} else {
+			s.dropAck(q.ID)
+		}
+	}
+	clientCount(len(reached))
+	if len(reached) > 0 && ctx.Done() != nil {
+		context.AfterFunc(ctx, func() {
+			for _, s := range reached {
+				s.dropAck(q.ID)
+			}
+		})
+	}
 }
+
+// ServerCount implements Adapter: 1.
+func (a *MemoryAdapter) ServerCount(context.Context) (int, error) { return 1, nil }
+
+// FetchSockets implements Adapter.
+func (a *MemoryAdapter) FetchSockets(_ context.Context, opts BroadcastOptions) ([]SocketInfo, error) {
+	socks := a.selectSockets(opts)
+	out := make([]SocketInfo, 0, len(socks))
+	for _, s := range socks {
+		out = append(out, SocketInfo{ID: s.id, Handshake: s.handshake, Rooms: s.Rooms(), Data: s.Data()})
+	}
+	return out, nil
+}
+
+// AddSockets implements Adapter.
+func (a *MemoryAdapter) AddSockets(opts BroadcastOptions, rooms []string) {
+	for _, s := range a.selectSockets(opts) {
+		s.Join(rooms...)
+	}
+}
+
+// DelSockets implements Adapter.
+func (a *MemoryAdapter) DelSockets(opts BroadcastOptions, rooms []string) {
+	for _, s := range a.selectSockets(opts) {
+		for _, r := range rooms {
+			s.Leave(r)
+		}
+	}
+}
+
+// DisconnectSockets implements Adapter.
+func (a *MemoryAdapter) DisconnectSockets(opts BroadcastOptions, closeConn bool) {
+	for _, s := range a.selectSockets(opts) {
+		s.Disconnect(closeConn)
+	}
+}
+
+// Close implements Adapter.
+func (a *MemoryAdapter) Close() error { return nil }

@@ -10,13 +10,16 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
 	"github.com/tsunagi/tsunagi/shared"
 )
 
-// Disconnect reasons, as Socket.IO names them.
+// Disconnect reasons, as Socket.IO names them. A socket's OnDisconnect
+// listeners get one; the client gets it as the close frame's reason when
+// the server closes the connection for it.
 const (
 	ReasonServerDisconnect = "server namespace disconnect"
 	ReasonClientDisconnect = "client namespace disconnect"
@@ -26,22 +29,31 @@ const (
 	ReasonTransportError   = "transport error"
 	ReasonParseError       = "parse error"
 	ReasonForcedClose      = "forced close"
-	ReasonSlowClient       = "slow client"
-	ReasonConnectTimeout   = "connect timeout"
+	// ReasonSlowClient: the client did not read fast enough. Its outgoing
+	// queue overflowed Options.MaxQueue (it then gets Options.WriteTimeout
+	// to drain what is queued, then a close frame, status 1008), or one
+	// write to it did not complete within Options.WriteTimeout (its
+	// connection is then dropped at once). Either way its queue and
+	// sockets are released.
+	ReasonSlowClient     = "slow client"
+	ReasonConnectTimeout = "connect timeout"
 )
 
 type frame struct {
-	typ  websocket.MessageType
-	data []byte
+	typ        websocket.MessageType
+	data       []byte
+	noCompress bool // sent without permessage-deflate
 }
 
 // conn is one Engine.IO connection: a WebSocket that carries the sockets
 // of one or more namespaces.
 type conn struct {
-	srv *Server
-	ws  *websocket.Conn
-	req *http.Request
-	sid string
+	srv     *Server
+	ws      *websocket.Conn
+	bc      *batchConn // under ws: the writer batches through it
+	deflate bool       // permessage-deflate was negotiated
+	req     *http.Request
+	sid     string
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -53,6 +65,7 @@ type conn struct {
 	closeReason string
 	closeCode   websocket.StatusCode
 	closed      bool
+	evict       *time.Timer // closes a slow client that did not drain in time
 
 	wake      chan struct{} // a frame was queued or close was asked
 	pong      chan struct{}
@@ -61,11 +74,13 @@ type conn struct {
 	dec       shared.Decoder
 }
 
-func newConn(s *Server, ws *websocket.Conn, r *http.Request) *conn {
+func newConn(s *Server, ws *websocket.Conn, bc *batchConn, deflate bool, r *http.Request) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{
 		srv:     s,
 		ws:      ws,
+		bc:      bc,
+		deflate: deflate,
 		req:     r,
 		sid:     newID(),
 		ctx:     ctx,
@@ -91,7 +106,7 @@ func (c *conn) run() {
 		PingTimeout:  o.PingTimeout.Milliseconds(),
 		MaxPayload:   o.MaxPayload,
 	}
-	c.send(frame{websocket.MessageText, open.Encode()})
+	c.send(frame{typ: websocket.MessageText, data: open.Encode()})
 
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -116,6 +131,10 @@ func (c *conn) run() {
 		socks = append(socks, s)
 	}
 	c.sockets = map[string]*Socket{}
+	c.queue, c.spare = nil, nil
+	if c.evict != nil {
+		c.evict.Stop()
+	}
 	c.mu.Unlock()
 	for _, s := range socks {
 		s.onClose(reason)
@@ -150,6 +169,12 @@ func (c *conn) readLoop() string {
 				return ReasonTransportError
 			}
 		}
+		if typ == websocket.MessageText && !utf8.Valid(msg) {
+			// RFC 6455 §8.1: text that is not UTF-8 fails the connection.
+			c.log("tsunagi: closing connection: text message is not valid UTF-8")
+			c.close(ReasonParseError, websocket.StatusInvalidFramePayloadData)
+			return ReasonParseError
+		}
 		if err := c.handleMessage(typ, msg); err != nil {
 			c.log("tsunagi: closing connection after bad input", "err", err)
 			c.close(ReasonParseError, websocket.StatusPolicyViolation)
@@ -177,7 +202,7 @@ func (c *conn) handleMessage(typ websocket.MessageType, msg []byte) error {
 		default:
 		}
 	case shared.EIOPing:
-		c.send(frame{websocket.MessageText, append([]byte{byte(shared.EIOPong)}, data...)})
+		c.send(frame{typ: websocket.MessageText, data: append([]byte{byte(shared.EIOPong)}, data...)})
 	case shared.EIOMessage:
 		p, complete, err := c.dec.Text(data)
 		if err != nil || !complete {
@@ -269,32 +294,41 @@ func (c *conn) safeCall(what string, fn func() error) {
 	}
 }
 
-// connect runs the namespace middleware and, when it passes, creates the socket.
+// connect runs the namespace middleware and, when it passes, creates the
+// socket. A dynamic namespace's child is created here, on first CONNECT.
 func (c *conn) connect(p shared.Packet) {
-	ns := c.srv.namespace(p.Namespace)
-	if ns == nil {
-		c.sendPacket(&shared.Packet{Type: shared.ConnectError, Namespace: p.Namespace, ID: shared.NoID,
-			Data: []byte(`{"message":"Invalid namespace"}`)})
-		return
-	}
-	s := newSocket(c, ns, p.Data)
-	if err := ns.runMiddleware(s); err != nil {
-		c.sendPacket(&shared.Packet{Type: shared.ConnectError, Namespace: p.Namespace, ID: shared.NoID,
-			Data: connectErrorData(err)})
-		return
-	}
-	c.mu.Lock()
-	if c.closed {
+	hs := c.handshake(p.Data)
+	for attempt := 0; ; attempt++ {
+		ns := c.srv.lookup(c, p.Namespace, hs)
+		if ns == nil || attempt == 3 {
+			c.sendPacket(&shared.Packet{Type: shared.ConnectError, Namespace: p.Namespace, ID: shared.NoID,
+				Data: errInvalidNamespace})
+			return
+		}
+		s := newSocket(c, ns, hs)
+		if err := ns.runMiddleware(s); err != nil {
+			c.sendPacket(&shared.Packet{Type: shared.ConnectError, Namespace: p.Namespace, ID: shared.NoID,
+				Data: connectErrorData(err)})
+			ns.dropIfEmpty() // refused clients must not grow the server
+			return
+		}
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return
+		}
+		c.sockets[p.Namespace] = s
 		c.mu.Unlock()
+		if !ns.add(s) { // an empty child removed meanwhile: look again
+			c.removeSocket(s)
+			continue
+		}
+		c.connected.Store(true)
+		c.sendPacket(&shared.Packet{Type: shared.Connect, Namespace: p.Namespace, ID: shared.NoID,
+			Data: []byte(`{"sid":"` + s.id + `"}`)})
+		ns.connected(s)
 		return
 	}
-	c.sockets[p.Namespace] = s
-	c.mu.Unlock()
-	c.connected.Store(true)
-	ns.add(s)
-	c.sendPacket(&shared.Packet{Type: shared.Connect, Namespace: p.Namespace, ID: shared.NoID,
-		Data: []byte(`{"sid":"` + s.id + `"}`)})
-	ns.connected(s)
 }
 
 func (c *conn) removeSocket(s *Socket) {
@@ -308,15 +342,25 @@ func (c *conn) removeSocket(s *Socket) {
 // sendPacket queues a packet and its attachments.
 func (c *conn) sendPacket(p *shared.Packet) error {
 	if len(p.Buffers) == 0 {
-		return c.send(frame{websocket.MessageText, p.Message()})
+		return c.send(frame{typ: websocket.MessageText, data: p.Message()})
 	}
-	return c.send(packetFrames(p)...)
+	return c.send(packetFrames(p, false)...)
+}
+
+func packetFrames(p *shared.Packet, noCompress bool) []frame {
+	fs := make([]frame, 0, 1+len(p.Buffers))
+	fs = append(fs, frame{websocket.MessageText, p.Message(), noCompress})
+	for _, b := range p.Buffers {
+		fs = append(fs, frame{websocket.MessageBinary, b, noCompress})
+	}
+	return fs
 }
 
 var errSlow = errors.New("tsunagi: client too slow, outgoing queue full")
 
 // send queues frames for the writer without blocking. A connection whose
-// queue overflows is closed: one slow reader never stalls the others.
+// queue overflows is evicted as a slow client: one slow reader never
+// stalls the others, and its queue stops growing.
 func (c *conn) send(fs ...frame) error {
 	c.mu.Lock()
 	if c.closed {
@@ -324,22 +368,42 @@ func (c *conn) send(fs ...frame) error {
 		return shared.ErrDisconnected
 	}
 	if len(c.queue)+len(fs) > c.srv.opts.MaxQueue {
+		queued := len(c.queue)
 		c.mu.Unlock()
-		c.log("tsunagi: disconnecting slow client", "queued", len(c.queue))
+		c.log("tsunagi: disconnecting slow client: outgoing queue full", "queued", queued)
 		c.close(ReasonSlowClient, websocket.StatusPolicyViolation)
 		return errSlow
 	}
 	c.queue = append(c.queue, fs...)
 	c.mu.Unlock()
+	c.signal()
+	return nil
+}
+
+// sendVolatile queues frames only when nothing is waiting to be written,
+// and reports whether it did.
+func (c *conn) sendVolatile(fs []frame) bool {
+	c.mu.Lock()
+	if c.closed || len(c.queue) > 0 || len(fs) > c.srv.opts.MaxQueue {
+		c.mu.Unlock()
+		return false
+	}
+	c.queue = append(c.queue, fs...)
+	c.mu.Unlock()
+	c.signal()
+	return true
+}
+
+func (c *conn) signal() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
-// close ends the connection once: the writer flushes what is queued (unless
-// the client is the problem) and sends a close frame.
+// close ends the connection once: the writer flushes what is queued and
+// sends a close frame. A slow client gets WriteTimeout to drain its queue;
+// then its connection is dropped, whatever the writer is doing.
 func (c *conn) close(reason string, code websocket.StatusCode) {
 	c.mu.Lock()
 	if c.closed {
@@ -349,20 +413,22 @@ func (c *conn) close(reason string, code websocket.StatusCode) {
 	c.closed = true
 	c.closeReason = reason
 	c.closeCode = code
-	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if reason == ReasonSlowClient || reason == ReasonPingTimeout {
+		c.evict = time.AfterFunc(c.srv.opts.WriteTimeout, func() { c.abort(reason) })
 	}
+	c.mu.Unlock()
+	c.signal()
 }
 
-// writeLoop writes queued frames and runs the heartbeat.
+// writeLoop writes queued frames, all that are queued at once, and runs
+// the heartbeat.
 func (c *conn) writeLoop() {
 	o := c.srv.opts
 	timer := time.NewTimer(o.PingInterval)
 	defer timer.Stop()
 	awaitingPong := false
 	for {
+		ping := false
 		select {
 		case <-c.wake:
 		case <-c.pong:
@@ -378,30 +444,37 @@ func (c *conn) writeLoop() {
 			}
 			awaitingPong = true
 			timer.Reset(o.PingTimeout)
-			if err := c.write(frame{websocket.MessageText, []byte{byte(shared.EIOPing)}}); err != nil {
-				c.abort(ReasonTransportError)
-				return
-			}
-			continue
+			ping = true
+		}
+		if c.srv.beforeBatch != nil {
+			c.srv.beforeBatch(c)
 		}
 		c.mu.Lock()
 		batch := c.queue
 		c.queue = c.spare[:0]
+		c.spare = nil
 		closed, reason, code := c.closed, c.closeReason, c.closeCode
 		c.mu.Unlock()
-		if closed && (reason == ReasonSlowClient || reason == ReasonPingTimeout) {
-			batch = batch[:0] // the client is the problem: do not wait on it
+		if closed && reason == ReasonPingTimeout {
+			batch = batch[:0] // the client is gone: do not wait on it
 		}
-		for i, f := range batch {
-			if err := c.write(f); err != nil {
-				c.abort(ReasonTransportError)
-				return
-			}
-			batch[i] = frame{}
+		if ping {
+			batch = append(batch, frame{typ: websocket.MessageText, data: []byte{byte(shared.EIOPing)}})
 		}
+		err := c.writeBatch(batch)
+		clear(batch)
 		c.mu.Lock()
 		c.spare = batch[:0]
 		c.mu.Unlock()
+		if err != nil {
+			if isTimeout(err) {
+				c.log("tsunagi: disconnecting slow client: write timed out", "timeout", o.WriteTimeout)
+				c.abort(ReasonSlowClient)
+			} else {
+				c.abort(ReasonTransportError)
+			}
+			return
+		}
 		if closed {
 			c.finish(reason, code)
 			return
@@ -409,13 +482,50 @@ func (c *conn) writeLoop() {
 	}
 }
 
-func (c *conn) write(f frame) error {
-	ctx, cancel := context.WithTimeout(c.ctx, c.srv.opts.WriteTimeout)
-	defer cancel()
-	return c.ws.Write(ctx, f.typ, f.data)
+// writeBatch writes frames in as few syscalls as the batchConn allows:
+// one, unless they pass maxHeld bytes.
+func (c *conn) writeBatch(batch []frame) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	c.bc.hold()
+	for _, f := range batch {
+		if err := c.writeFrame(f); err != nil {
+			c.bc.flush()
+			return err
+		}
+	}
+	return c.bc.flush()
 }
 
-// abort closes the connection at once after a failed write.
+// compressThreshold is the smallest message compressed (Socket.IO's
+// perMessageDeflate threshold).
+const compressThreshold = 1024
+
+// writeFrame hands one message to the WebSocket. Its ctx has no deadline:
+// every write under it is bounded by the batchConn's.
+func (c *conn) writeFrame(f frame) error {
+	ctx := context.Background()
+	if !f.noCompress || !c.deflate || len(f.data) < compressThreshold {
+		return c.ws.Write(ctx, f.typ, f.data)
+	}
+	// coder/websocket decides to compress a streamed message on its first
+	// write, and only from the threshold up: a one-byte first write sends
+	// the message uncompressed, as fragments, which every client reassembles.
+	w, err := c.ws.Writer(ctx, f.typ)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(f.data[:1]); err != nil {
+		return err
+	}
+	if _, err := w.Write(f.data[1:]); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// abort closes the connection at once.
 func (c *conn) abort(reason string) {
 	c.mu.Lock()
 	if !c.closed {
@@ -430,20 +540,10 @@ func (c *conn) abort(reason string) {
 // finish sends the close frame and stops the reader.
 func (c *conn) finish(reason string, code websocket.StatusCode) {
 	switch reason {
-	case ReasonSlowClient, ReasonPingTimeout, ReasonParseError, ReasonConnectTimeout:
-		c.ws.Close(code, reason)
 	case ReasonTransportClose, ReasonTransportError, "":
 		c.ws.CloseNow()
 	default:
 		c.ws.Close(code, reason)
 	}
 	c.cancel()
-}
-
-// idle reports whether nothing is waiting to be written: a volatile event
-// is sent only then.
-func (c *conn) idle() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.queue) == 0
 }

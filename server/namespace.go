@@ -1,18 +1,17 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
+	"regexp"
 	"sync"
-
-	"github.com/coder/websocket"
-
-	"github.com/tsunagi/tsunagi/shared"
+	"sync/atomic"
 )
 
 // Middleware runs when a client connects to a namespace, before the
-// connection handlers. An error refuses the connection: the client receives
-// CONNECT_ERROR with the error's message (and Data, for a *ConnectError).
+// connection handlers, with the socket's Handshake. An error refuses the
+// connection: the client receives CONNECT_ERROR with the error's message
+// (and Data, for a *ConnectError), which clients report as connect_error.
 type Middleware func(s *Socket) error
 
 // ConnectError is a middleware error with data for the client, which
@@ -25,8 +24,8 @@ type ConnectError struct {
 func (e *ConnectError) Error() string { return e.Message }
 
 func connectErrorData(err error) []byte {
-	ce, ok := err.(*ConnectError)
-	if !ok {
+	var ce *ConnectError
+	if !errors.As(err, &ce) {
 		ce = &ConnectError{Message: err.Error()}
 	}
 	b, mErr := json.Marshal(ce)
@@ -36,29 +35,50 @@ func connectErrorData(err error) []byte {
 	return b
 }
 
+// errInvalidNamespace is what a client that connects to no namespace gets.
+var errInvalidNamespace = []byte(`{"message":"Invalid namespace"}`)
+
 // Namespace is a communication channel that splits the sockets of one
-// server (Socket.IO's io.of(name)). Each has its own handlers, middleware and rooms.
+// server (Socket.IO's io.of(name)). Each has its own handlers, middleware,
+// rooms and adapter.
 type Namespace struct {
 	srv     *Server
 	name    string
+	parent  *ParentNamespace // for a child of a dynamic namespace
 	adapter Adapter
+	ackIDs  atomic.Int64
 
 	mu      sync.Mutex
 	sockets map[string]*Socket
 	mws     []Middleware
 	onConn  []func(*Socket)
+	removed bool // an empty child namespace that was cleaned up
 }
 
-func newNamespace(s *Server, name string) *Namespace {
-	ns := &Namespace{srv: s, name: name, sockets: map[string]*Socket{}}
-	ns.adapter = newMemoryAdapter(ns)
+func newNamespace(s *Server, name string, parent *ParentNamespace) *Namespace {
+	ns := &Namespace{srv: s, name: name, parent: parent, sockets: map[string]*Socket{}}
+	if s.opts.Adapter != nil {
+		ns.adapter = s.opts.Adapter(ns)
+	} else {
+		ns.adapter = NewMemoryAdapter(ns)
+	}
 	return ns
 }
 
 // Name is the namespace's name, such as "/" or "/admin".
 func (ns *Namespace) Name() string { return ns.name }
 
-// Use adds middleware, run in order for each connecting client.
+// Server is the server the namespace belongs to.
+func (ns *Namespace) Server() *Server { return ns.srv }
+
+// Adapter is the namespace's adapter.
+func (ns *Namespace) Adapter() Adapter { return ns.adapter }
+
+// Parent is the dynamic namespace that created this one, or nil.
+func (ns *Namespace) Parent() *ParentNamespace { return ns.parent }
+
+// Use adds middleware, run in order for each connecting client, after the
+// parent's for a child of a dynamic namespace.
 func (ns *Namespace) Use(fn Middleware) {
 	ns.mu.Lock()
 	ns.mws = append(ns.mws, fn)
@@ -72,12 +92,38 @@ func (ns *Namespace) OnConnection(fn func(*Socket)) {
 	ns.mu.Unlock()
 }
 
-func (ns *Namespace) runMiddleware(s *Socket) (err error) {
+func (ns *Namespace) middleware() []Middleware {
 	ns.mu.Lock()
 	mws := ns.mws
 	ns.mu.Unlock()
-	for _, mw := range mws {
-		s.conn.safeCall("middleware", func() error { err = mw(s); return nil })
+	if ns.parent != nil {
+		mws = append(ns.parent.middleware(), mws...)
+	}
+	return mws
+}
+
+func (ns *Namespace) connectionHandlers() []func(*Socket) {
+	ns.mu.Lock()
+	fns := ns.onConn
+	ns.mu.Unlock()
+	if ns.parent != nil {
+		fns = append(ns.parent.connectionHandlers(), fns...)
+	}
+	return fns
+}
+
+func (ns *Namespace) runMiddleware(s *Socket) (err error) {
+	for _, mw := range ns.middleware() {
+		s.conn.safeCall("middleware", func() error {
+			defer func() {
+				if r := recover(); r != nil {
+					err = errors.New("middleware failed")
+					panic(r)
+				}
+			}()
+			err = mw(s)
+			return nil
+		})
 		if err != nil {
 			return err
 		}
@@ -85,11 +131,18 @@ func (ns *Namespace) runMiddleware(s *Socket) (err error) {
 	return nil
 }
 
-func (ns *Namespace) add(s *Socket) {
+// add registers a socket that passed the middleware. It fails when the
+// namespace was removed meanwhile (an empty child that was cleaned up).
+func (ns *Namespace) add(s *Socket) bool {
 	ns.mu.Lock()
+	if ns.removed {
+		ns.mu.Unlock()
+		return false
+	}
 	ns.sockets[s.id] = s
 	ns.mu.Unlock()
 	ns.adapter.AddAll(s.id, []string{s.id})
+	return true
 }
 
 func (ns *Namespace) remove(s *Socket) {
@@ -97,13 +150,19 @@ func (ns *Namespace) remove(s *Socket) {
 	ns.mu.Lock()
 	delete(ns.sockets, s.id)
 	ns.mu.Unlock()
+	ns.dropIfEmpty()
+}
+
+// dropIfEmpty removes an empty child namespace when
+// Options.CleanupEmptyChildNamespaces asks for it.
+func (ns *Namespace) dropIfEmpty() {
+	if ns.parent != nil && ns.srv.opts.CleanupEmptyChildNamespaces {
+		ns.srv.removeChild(ns)
+	}
 }
 
 func (ns *Namespace) connected(s *Socket) {
-	ns.mu.Lock()
-	fns := ns.onConn
-	ns.mu.Unlock()
-	for _, fn := range fns {
+	for _, fn := range ns.connectionHandlers() {
 		s.conn.safeCall("connection", func() error { fn(s); return nil })
 	}
 }
@@ -114,7 +173,23 @@ func (ns *Namespace) socket(id string) *Socket {
 	return ns.sockets[id]
 }
 
-// Sockets lists the connected sockets of this server in the namespace.
+func (ns *Namespace) socketsByID(ids []string) []*Socket {
+	out := make([]*Socket, 0, len(ids))
+	ns.mu.Lock()
+	for _, id := range ids {
+		if s := ns.sockets[id]; s != nil {
+			out = append(out, s)
+		}
+	}
+	ns.mu.Unlock()
+	return out
+}
+
+// nextAckID numbers the acks of the namespace: one counter for its sockets
+// and its broadcasts, so a broadcast's id never collides with a socket's.
+func (ns *Namespace) nextAckID() int64 { return ns.ackIDs.Add(1) - 1 }
+
+// Sockets lists the sockets connected to this server in the namespace.
 func (ns *Namespace) Sockets() []*Socket { return ns.newBroadcast().Sockets() }
 
 func (ns *Namespace) newBroadcast() *Broadcast { return &Broadcast{ns: ns} }
@@ -122,142 +197,96 @@ func (ns *Namespace) newBroadcast() *Broadcast { return &Broadcast{ns: ns} }
 // To targets the sockets in any of rooms.
 func (ns *Namespace) To(rooms ...string) *Broadcast { return ns.newBroadcast().To(rooms...) }
 
+// In is To.
+func (ns *Namespace) In(rooms ...string) *Broadcast { return ns.To(rooms...) }
+
 // Except targets every socket but those in rooms.
 func (ns *Namespace) Except(rooms ...string) *Broadcast { return ns.newBroadcast().Except(rooms...) }
+
+// Volatile targets every socket, dropping the event for those that cannot take it now.
+func (ns *Namespace) Volatile() *Broadcast { return ns.newBroadcast().Volatile() }
+
+// Local targets every socket of this server only.
+func (ns *Namespace) Local() *Broadcast { return ns.newBroadcast().Local() }
+
+// Compress targets every socket, with or without permessage-deflate.
+func (ns *Namespace) Compress(on bool) *Broadcast { return ns.newBroadcast().Compress(on) }
 
 // Emit sends an event to every socket of the namespace.
 func (ns *Namespace) Emit(event string, args ...any) error {
 	return ns.newBroadcast().Emit(event, args...)
 }
 
-// Broadcast is a target: the sockets of a namespace in some rooms, except
-// those in others. Its methods do not change it; each returns a new target.
-type Broadcast struct {
-	ns   *Namespace
-	opts BroadcastOptions
+// ParentNamespace is a dynamic namespace (Server.OfFunc, Server.OfRegexp):
+// the first client to connect to a matching name creates a child namespace
+// of that name, which runs the parent's middleware and connection handlers
+// (those added later too) before its own. Operations on the parent reach
+// every child.
+type ParentNamespace struct {
+	srv   *Server
+	match func(name string, hs Handshake) bool
+
+	mu       sync.Mutex
+	mws      []Middleware
+	onConn   []func(*Socket)
+	children map[string]*Namespace
 }
 
-func (b *Broadcast) with(f func(o *BroadcastOptions)) *Broadcast {
-	n := &Broadcast{ns: b.ns, opts: b.opts}
-	n.opts.Rooms = append([]string(nil), b.opts.Rooms...)
-	n.opts.Except = append([]string(nil), b.opts.Except...)
-	f(&n.opts)
-	return n
+// Use adds middleware that runs for each client connecting to any child.
+func (p *ParentNamespace) Use(fn Middleware) {
+	p.mu.Lock()
+	p.mws = append(p.mws, fn)
+	p.mu.Unlock()
 }
 
-// To adds rooms to the target: a socket in any of them receives.
-func (b *Broadcast) To(rooms ...string) *Broadcast {
-	return b.with(func(o *BroadcastOptions) { o.Rooms = append(o.Rooms, rooms...) })
+// OnConnection registers fn for each socket that connects to any child.
+func (p *ParentNamespace) OnConnection(fn func(*Socket)) {
+	p.mu.Lock()
+	p.onConn = append(p.onConn, fn)
+	p.mu.Unlock()
 }
 
-// In is To.
-func (b *Broadcast) In(rooms ...string) *Broadcast { return b.To(rooms...) }
-
-// Except leaves out the sockets in rooms (a socket id is a room).
-func (b *Broadcast) Except(rooms ...string) *Broadcast {
-	return b.with(func(o *BroadcastOptions) { o.Except = append(o.Except, rooms...) })
+func (p *ParentNamespace) middleware() []Middleware {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mws[:len(p.mws):len(p.mws)]
 }
 
-// Volatile drops the event for sockets that cannot take it now.
-func (b *Broadcast) Volatile() *Broadcast {
-	return b.with(func(o *BroadcastOptions) { o.Volatile = true })
+func (p *ParentNamespace) connectionHandlers() []func(*Socket) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.onConn[:len(p.onConn):len(p.onConn)]
 }
 
-// Local limits the broadcast to this server when an adapter spans several.
-func (b *Broadcast) Local() *Broadcast {
-	return b.with(func(o *BroadcastOptions) { o.Local = true })
-}
-
-// Emit sends an event to every targeted socket. The packet is encoded once.
-func (b *Broadcast) Emit(event string, args ...any) error {
-	p, err := encodeEvent(b.ns.name, event, args, shared.NoID)
-	if err != nil {
-		return err
-	}
-	b.ns.adapter.Broadcast(p, b.opts)
-	return nil
-}
-
-// Sockets returns the targeted sockets on this server.
-func (b *Broadcast) Sockets() []*Socket {
-	ids := b.ns.adapter.Sockets(b.opts)
-	out := make([]*Socket, 0, len(ids))
-	for _, id := range ids {
-		if s := b.ns.socket(id); s != nil {
-			out = append(out, s)
-		}
+// Children lists the namespaces created so far.
+func (p *ParentNamespace) Children() []*Namespace {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*Namespace, 0, len(p.children))
+	for _, ns := range p.children {
+		out = append(out, ns)
 	}
 	return out
 }
 
-// Join makes the targeted sockets join rooms.
-func (b *Broadcast) Join(rooms ...string) {
-	for _, s := range b.Sockets() {
-		s.Join(rooms...)
-	}
+func (p *ParentNamespace) newBroadcast() *Broadcast { return &Broadcast{parent: p} }
+
+// To targets the sockets in any of rooms, in every child.
+func (p *ParentNamespace) To(rooms ...string) *Broadcast { return p.newBroadcast().To(rooms...) }
+
+// Except targets every socket of every child but those in rooms.
+func (p *ParentNamespace) Except(rooms ...string) *Broadcast {
+	return p.newBroadcast().Except(rooms...)
 }
 
-// Leave makes the targeted sockets leave room.
-func (b *Broadcast) Leave(room string) {
-	for _, s := range b.Sockets() {
-		s.Leave(room)
-	}
+// Emit sends an event to every socket of every child.
+func (p *ParentNamespace) Emit(event string, args ...any) error {
+	return p.newBroadcast().Emit(event, args...)
 }
 
-// Disconnect disconnects the targeted sockets.
-func (b *Broadcast) Disconnect(closeConn bool) {
-	for _, s := range b.Sockets() {
-		s.Disconnect(closeConn)
-	}
-}
+// Sockets lists the sockets connected to this server in every child.
+func (p *ParentNamespace) Sockets() []*Socket { return p.newBroadcast().Sockets() }
 
-// EmitWithAck sends an event to every targeted socket and collects one
-// reply per socket until ctx is done.
-func (b *Broadcast) EmitWithAck(ctx context.Context, event string, args ...any) ([]shared.Args, error) {
-	socks := b.Sockets()
-	type res struct {
-		a   shared.Args
-		err error
-	}
-	ch := make(chan res, len(socks))
-	for _, s := range socks {
-		go func() {
-			a, err := s.EmitWithAck(ctx, event, args...)
-			ch <- res{a, err}
-		}()
-	}
-	out := make([]shared.Args, 0, len(socks))
-	var first error
-	for range socks {
-		r := <-ch
-		if r.err != nil {
-			if first == nil {
-				first = r.err
-			}
-			continue
-		}
-		out = append(out, r.a)
-	}
-	return out, first
-}
-
-// deliver queues an encoded packet for one socket.
-func (ns *Namespace) deliver(id string, frames []frame, volatile bool) {
-	s := ns.socket(id)
-	if s == nil || !s.Connected() {
-		return
-	}
-	if volatile && !s.conn.idle() {
-		return
-	}
-	s.conn.send(frames...)
-}
-
-func packetFrames(p *shared.Packet) []frame {
-	fs := make([]frame, 0, 1+len(p.Buffers))
-	fs = append(fs, frame{websocket.MessageText, p.Message()})
-	for _, b := range p.Buffers {
-		fs = append(fs, frame{websocket.MessageBinary, b})
-	}
-	return fs
+func regexpMatcher(re *regexp.Regexp) func(string, Handshake) bool {
+	return func(name string, _ Handshake) bool { return re.MatchString(name) }
 }

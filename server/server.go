@@ -18,6 +18,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,13 +43,29 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// AckTimeout bounds EmitWithAck when its ctx has no deadline. Defaults to 30 s.
 	AckTimeout time.Duration
-	// WriteTimeout bounds each write to a client; a client that does not read
-	// in time is disconnected with reason "transport error". Defaults to 10 s.
+	// WriteTimeout bounds each write to a client, and how long a client
+	// whose queue overflowed may take to drain it; a client that does not
+	// read in time is disconnected with ReasonSlowClient. Defaults to 10 s.
 	WriteTimeout time.Duration
-	// MaxQueue is the most outgoing messages queued for one connection; a
-	// client whose queue overflows is disconnected with reason "slow client".
-	// Defaults to 1024.
+	// MaxQueue is the most outgoing WebSocket messages queued for one
+	// connection (a binary attachment is one more). It absorbs bursts: the
+	// writer sends everything queued at once, so a healthy client's queue
+	// stays near empty. A client whose queue overflows is disconnected with
+	// ReasonSlowClient; a broadcast never waits on it. Defaults to 1024.
 	MaxQueue int
+	// Compression enables permessage-deflate with the clients that offer
+	// it (browsers do; Safari does not): messages of 1024 bytes or more
+	// are compressed, each on its own (no context takeover, so an idle
+	// connection holds no compressor). Broadcast.Compress(false) opts a
+	// message out. Defaults to off, as in Socket.IO.
+	Compression bool
+	// Adapter creates the adapter of each namespace, for example one that
+	// spans several servers. Defaults to NewMemoryAdapter.
+	Adapter func(ns *Namespace) Adapter
+	// CleanupEmptyChildNamespaces removes a child of a dynamic namespace
+	// when its last socket leaves, so that clients connecting to ever new
+	// names do not grow the server. Defaults to false, as in Socket.IO.
+	CleanupEmptyChildNamespaces bool
 	// OriginPatterns lists the cross-origin hosts allowed to connect, as in
 	// websocket.AcceptOptions (for example "localhost:*"). By default only
 	// same-origin requests (and clients that send no Origin) are accepted.
@@ -93,9 +111,12 @@ type Server struct {
 
 	mu       sync.Mutex
 	nsps     map[string]*Namespace
+	parents  []*ParentNamespace
 	conns    map[*conn]struct{}
 	shutdown bool
 	wg       sync.WaitGroup
+
+	beforeBatch func(*conn) // test hook: the writer is about to take its queue
 }
 
 // New returns a Server with the given options; nil means the defaults.
@@ -112,6 +133,8 @@ func New(opts *Options) *Server {
 }
 
 // Of returns the namespace name, creating it when it does not exist yet.
+// A client that connects to a namespace that neither Of nor a dynamic
+// namespace provides gets CONNECT_ERROR {"message":"Invalid namespace"}.
 func (s *Server) Of(name string) *Namespace {
 	if name == "" || name[0] != '/' {
 		name = "/" + name
@@ -120,16 +143,81 @@ func (s *Server) Of(name string) *Namespace {
 	defer s.mu.Unlock()
 	ns, ok := s.nsps[name]
 	if !ok {
-		ns = newNamespace(s, name)
+		ns = newNamespace(s, name, nil)
 		s.nsps[name] = ns
 	}
 	return ns
 }
 
-func (s *Server) namespace(name string) *Namespace {
+// OfFunc adds a dynamic namespace (Socket.IO's io.of(function)). When a
+// client connects to a name that no namespace has yet, match is asked, in
+// the order dynamic namespaces were added; the first that accepts creates a
+// child namespace of that name, which keeps the parent's middleware and
+// connection handlers. match runs on the connecting client's dispatcher.
+func (s *Server) OfFunc(match func(name string, hs Handshake) bool) *ParentNamespace {
+	p := &ParentNamespace{srv: s, match: match, children: map[string]*Namespace{}}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.nsps[name]
+	s.parents = append(s.parents, p)
+	s.mu.Unlock()
+	return p
+}
+
+// OfRegexp is OfFunc for names that re matches (re.MatchString: anchor it
+// with ^ and $ to match whole names), such as regexp.MustCompile(`^/dyn-\d+$`).
+func (s *Server) OfRegexp(re *regexp.Regexp) *ParentNamespace { return s.OfFunc(regexpMatcher(re)) }
+
+// lookup finds the namespace a CONNECT names, creating a dynamic
+// namespace's child on first use.
+func (s *Server) lookup(c *conn, name string, hs Handshake) *Namespace {
+	s.mu.Lock()
+	ns := s.nsps[name]
+	parents := s.parents
+	s.mu.Unlock()
+	if ns != nil {
+		return ns
+	}
+	for _, p := range parents {
+		ok := false
+		c.safeCall("namespace match", func() error { ok = p.match(name, hs); return nil })
+		if !ok {
+			continue
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if ns := s.nsps[name]; ns != nil { // created meanwhile
+			return ns
+		}
+		ns := newNamespace(s, name, p)
+		s.nsps[name] = ns
+		p.mu.Lock()
+		p.children[name] = ns
+		p.mu.Unlock()
+		return ns
+	}
+	return nil
+}
+
+// removeChild drops an empty child namespace (CleanupEmptyChildNamespaces).
+func (s *Server) removeChild(ns *Namespace) {
+	s.mu.Lock()
+	ns.mu.Lock()
+	gone := len(ns.sockets) == 0 && !ns.removed
+	if gone {
+		ns.removed = true
+		if s.nsps[ns.name] == ns {
+			delete(s.nsps, ns.name)
+		}
+		ns.parent.mu.Lock()
+		if ns.parent.children[ns.name] == ns {
+			delete(ns.parent.children, ns.name)
+		}
+		ns.parent.mu.Unlock()
+	}
+	ns.mu.Unlock()
+	s.mu.Unlock()
+	if gone {
+		ns.adapter.Close()
+	}
 }
 
 // OnConnection registers fn for each socket that connects to the main namespace "/".
@@ -143,6 +231,12 @@ func (s *Server) Emit(event string, args ...any) error { return s.Of("/").Emit(e
 
 // To targets the sockets of the main namespace in any of rooms.
 func (s *Server) To(rooms ...string) *Broadcast { return s.Of("/").To(rooms...) }
+
+// In is To.
+func (s *Server) In(rooms ...string) *Broadcast { return s.Of("/").To(rooms...) }
+
+// Except targets the sockets of the main namespace but those in rooms.
+func (s *Server) Except(rooms ...string) *Broadcast { return s.Of("/").Except(rooms...) }
 
 // engineError is the body of an Engine.IO handshake error.
 type engineError struct {
@@ -193,15 +287,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.wg.Done()
 
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		OriginPatterns: s.opts.OriginPatterns,
-	})
+	accept := &websocket.AcceptOptions{OriginPatterns: s.opts.OriginPatterns}
+	if s.opts.Compression {
+		accept.CompressionMode = websocket.CompressionNoContextTakeover
+		accept.CompressionThreshold = compressThreshold
+	}
+	hw, hj := wrapHijack(w, s.opts.WriteTimeout)
+	ws, err := websocket.Accept(hw, r, accept)
 	if err != nil {
 		s.log.Info("tsunagi: websocket handshake refused", "remote", r.RemoteAddr, "err", err)
 		return
 	}
+	if hj == nil || hj.conn == nil { // cannot happen: Accept hijacked through hw
+		ws.CloseNow()
+		return
+	}
 	ws.SetReadLimit(s.opts.MaxPayload)
-	c := newConn(s, ws, r)
+	deflate := strings.Contains(w.Header().Get("Sec-WebSocket-Extensions"), "permessage-deflate")
+	c := newConn(s, ws, hj.conn, deflate, r)
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()
@@ -227,16 +330,28 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
-		c.close("server shutting down", websocket.StatusGoingAway)
+		c.close(ReasonShutdown, websocket.StatusGoingAway)
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	s.mu.Lock()
+	nsps := make([]*Namespace, 0, len(s.nsps))
+	for _, ns := range s.nsps {
+		nsps = append(nsps, ns)
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, ns := range nsps {
+		if err := ns.adapter.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // ErrServerClosed is returned for operations after Shutdown.

@@ -3,11 +3,14 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/tsunagi/tsunagi/shared"
 )
@@ -34,34 +37,34 @@ type Socket struct {
 
 	mu         sync.Mutex
 	onDisc     []func(reason string)
-	acks       map[int64]chan shared.Args
-	nextAck    int64
+	onErr      []func(error)
+	mws        []PacketMiddleware
+	acks       map[int64]func(shared.Args, error)
 	data       any
 	connected  bool
 	disconnect string
 }
 
-type handlerEntry struct{ h shared.Handler }
-
-type anyEntry struct {
-	fn func(event string, args shared.Args)
+func newSocket(c *conn, ns *Namespace, hs Handshake) *Socket {
+	return &Socket{
+		conn:      c,
+		nsp:       ns,
+		id:        newID(),
+		handshake: hs,
+		acks:      map[int64]func(shared.Args, error){},
+		connected: true,
+	}
 }
 
-func newSocket(c *conn, ns *Namespace, auth json.RawMessage) *Socket {
-	return &Socket{
-		conn: c,
-		nsp:  ns,
-		id:   newID(),
-		handshake: Handshake{
-			Headers: c.req.Header,
-			Query:   c.req.URL.Query(),
-			Auth:    auth,
-			Address: c.req.RemoteAddr,
-			Time:    time.Now(),
-			URL:     c.req.URL.String(),
-		},
-		acks:      map[int64]chan shared.Args{},
-		connected: true,
+// handshake describes the connection's HTTP request and a CONNECT's auth payload.
+func (c *conn) handshake(auth json.RawMessage) Handshake {
+	return Handshake{
+		Headers: c.req.Header,
+		Query:   c.req.URL.Query(),
+		Auth:    auth,
+		Address: c.req.RemoteAddr,
+		Time:    time.Now(),
+		URL:     c.req.URL.String(),
 	}
 }
 
@@ -121,6 +124,31 @@ func (s *Socket) OnDisconnect(fn func(reason string)) {
 	s.mu.Unlock()
 }
 
+// OnError registers fn for errors about this socket that have no caller
+// to return to; today, an event refused by a packet middleware (Socket.IO's
+// "error" event on a server socket). Without one, such errors are logged.
+func (s *Socket) OnError(fn func(error)) {
+	s.mu.Lock()
+	s.onErr = append(s.onErr, fn)
+	s.mu.Unlock()
+}
+
+// PacketMiddleware runs for each event a client sends on a socket, before
+// any handler (Socket.IO's socket.use). It returns an error to refuse the
+// event: no handler or OnAny listener sees it, the socket's OnError
+// listeners get the error, and when the client asked for an ack it is
+// answered at once with [null, {"message": err.Error()}], the form a
+// Request handler's error takes, so a caller does not wait for a timeout.
+type PacketMiddleware func(event string, args shared.Args) error
+
+// Use adds a packet middleware; they run in order, on the connection's
+// dispatcher, like handlers.
+func (s *Socket) Use(fn PacketMiddleware) {
+	s.mu.Lock()
+	s.mws = append(s.mws, fn)
+	s.mu.Unlock()
+}
+
 // Emit sends an event to this socket. []byte arguments travel as binary attachments.
 func (s *Socket) Emit(event string, args ...any) error {
 	return s.emit(event, args, shared.NoID)
@@ -166,30 +194,22 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (sh
 		ctx, cancel = context.WithTimeout(ctx, s.conn.srv.opts.AckTimeout)
 		defer cancel()
 	}
-	ch := make(chan shared.Args, 1)
-	s.mu.Lock()
-	if !s.connected {
-		s.mu.Unlock()
+	type reply struct {
+		a   shared.Args
+		err error
+	}
+	ch := make(chan reply, 1)
+	id := s.nsp.nextAckID()
+	if !s.addAck(id, func(a shared.Args, err error) { ch <- reply{a, err} }) {
 		return shared.Args{}, shared.ErrDisconnected
 	}
-	id := s.nextAck
-	s.nextAck++
-	s.acks[id] = ch
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.acks, id)
-		s.mu.Unlock()
-	}()
+	defer s.dropAck(id)
 	if err := s.emit(event, args, id); err != nil {
 		return shared.Args{}, err
 	}
 	select {
-	case a, ok := <-ch:
-		if !ok {
-			return shared.Args{}, shared.ErrDisconnected
-		}
-		return a, nil
+	case r := <-ch:
+		return r.a, r.err
 	case <-ctx.Done():
 		if ctx.Err() == context.DeadlineExceeded {
 			return shared.Args{}, fmt.Errorf("%w: %w", shared.ErrAckTimeout, ctx.Err())
@@ -198,19 +218,57 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (sh
 	}
 }
 
+// addAck registers fn for the reply to ack id; fn runs once, with the
+// reply or with ErrDisconnected. It fails when the socket is disconnected.
+func (s *Socket) addAck(id int64, fn func(shared.Args, error)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.connected {
+		return false
+	}
+	s.acks[id] = fn
+	return true
+}
+
+// dropAck forgets ack id, whose caller gave up.
+func (s *Socket) dropAck(id int64) {
+	s.mu.Lock()
+	delete(s.acks, id)
+	s.mu.Unlock()
+}
+
 func (s *Socket) resolveAck(id int64, args shared.Args) {
 	s.mu.Lock()
-	ch, ok := s.acks[id]
+	fn, ok := s.acks[id]
 	delete(s.acks, id)
 	s.mu.Unlock()
 	if ok {
-		ch <- args
+		fn(args, nil)
 	}
+}
+
+// deliver queues a broadcast's frames; a volatile one only when nothing is
+// waiting. It reports whether they were queued.
+func (s *Socket) deliver(frames []frame, volatile bool) bool {
+	if !s.Connected() {
+		return false
+	}
+	if volatile {
+		return s.conn.sendVolatile(frames)
+	}
+	return s.conn.send(frames...) == nil
 }
 
 // dispatch runs the handlers of one incoming event (on the dispatcher goroutine).
 func (s *Socket) dispatch(event string, args shared.Args, id int64) {
 	if !s.Connected() {
+		return
+	}
+	if err := s.runMiddleware(event, args); err != nil {
+		if id >= 0 {
+			_ = s.sendAck(id, []any{nil, shared.RemoteError{Message: err.Error()}})
+		}
+		s.reportError(fmt.Errorf("tsunagi: event %q refused: %w", event, err))
 		return
 	}
 
@@ -231,6 +289,41 @@ func (s *Socket) dispatch(event string, args shared.Args, id int64) {
 	}
 }
 
+func (s *Socket) runMiddleware(event string, args shared.Args) (err error) {
+	s.mu.Lock()
+	mws := s.mws
+	s.mu.Unlock()
+	for _, mw := range mws {
+		s.conn.safeCall("socket middleware", func() error {
+			defer func() {
+				if r := recover(); r != nil {
+					err = errors.New("middleware failed")
+					panic(r)
+				}
+			}()
+			err = mw(event, args)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Socket) reportError(err error) {
+	s.mu.Lock()
+	fns := s.onErr
+	s.mu.Unlock()
+	if len(fns) == 0 {
+		s.conn.srv.log.Info("tsunagi: socket error", "sid", s.conn.sid, "socket", s.id, "nsp", s.nsp.name, "err", err)
+		return
+	}
+	for _, fn := range fns {
+		s.conn.safeCall("error", func() error { fn(err); return nil })
+	}
+}
+
 func (s *Socket) sendAck(id int64, args []any) error {
 	var enc shared.Encoder
 	if err := enc.AppendArgs("", args); err != nil {
@@ -243,8 +336,14 @@ func (s *Socket) sendAck(id int64, args []any) error {
 	return s.conn.sendPacket(p)
 }
 
-// Join adds the socket to rooms.
-func (s *Socket) Join(rooms ...string) { s.nsp.adapter.AddAll(s.id, rooms) }
+// Join adds the socket to rooms; a disconnected socket joins none.
+func (s *Socket) Join(rooms ...string) {
+	s.mu.Lock() // against onClose: a room joined after DelAll would leak
+	defer s.mu.Unlock()
+	if s.connected {
+		s.nsp.adapter.AddAll(s.id, rooms)
+	}
+}
 
 // Leave removes the socket from room.
 func (s *Socket) Leave(room string) { s.nsp.adapter.Del(s.id, room) }
@@ -257,22 +356,45 @@ func (s *Socket) To(rooms ...string) *Broadcast {
 	return s.nsp.To(rooms...).Except(s.id)
 }
 
+// In is To.
+func (s *Socket) In(rooms ...string) *Broadcast { return s.To(rooms...) }
+
+// Except targets every socket of the namespace but this one and those in rooms.
+func (s *Socket) Except(rooms ...string) *Broadcast {
+	return s.nsp.Except(append([]string{s.id}, rooms...)...)
+}
+
 // Broadcast targets every socket of the namespace but this one.
 func (s *Socket) Broadcast() *Broadcast { return s.nsp.newBroadcast().Except(s.id) }
 
-// Disconnect leaves the namespace with reason "server namespace disconnect";
-// with closeConn, it also closes the underlying connection.
+// Disconnect leaves the namespace with reason "server namespace disconnect".
+// With closeConn it ends the whole connection, as Socket.IO's
+// disconnect(true): every socket on it, in every namespace, gets DISCONNECT
+// and that reason (so no client reconnects), then the connection closes.
 func (s *Socket) Disconnect(closeConn bool) {
-	if closeConn {
-		s.conn.sendPacket(&shared.Packet{Type: shared.Disconnect, Namespace: s.nsp.name, ID: shared.NoID})
-		s.conn.close(ReasonForcedClose, 1000)
+	if !closeConn {
+		s.closeNamespace(ReasonServerDisconnect, true)
 		return
 	}
-	s.closeNamespace(ReasonServerDisconnect, true)
+	c := s.conn
+	c.mu.Lock()
+	socks := make([]*Socket, 0, len(c.sockets))
+	for _, o := range c.sockets {
+		socks = append(socks, o)
+	}
+	c.mu.Unlock()
+	for _, o := range socks {
+		o.closeNamespace(ReasonServerDisconnect, true)
+	}
+	s.closeNamespace(ReasonServerDisconnect, true) // if it was not among them yet
+	c.close(ReasonForcedClose, websocket.StatusNormalClosure)
 }
 
 // closeNamespace ends this socket; notify sends DISCONNECT to the client.
 func (s *Socket) closeNamespace(reason string, notify bool) {
+	if !s.Connected() {
+		return
+	}
 	if notify {
 		s.conn.sendPacket(&shared.Packet{Type: shared.Disconnect, Namespace: s.nsp.name, ID: shared.NoID})
 	}
@@ -290,11 +412,11 @@ func (s *Socket) onClose(reason string) {
 	s.connected = false
 	s.disconnect = reason
 	acks := s.acks
-	s.acks = map[int64]chan shared.Args{}
+	s.acks = map[int64]func(shared.Args, error){}
 	fns := s.onDisc
 	s.mu.Unlock()
-	for _, ch := range acks {
-		close(ch)
+	for _, fn := range acks {
+		fn(shared.Args{}, shared.ErrDisconnected)
 	}
 	s.nsp.remove(s)
 	for _, fn := range fns {
