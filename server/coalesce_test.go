@@ -166,7 +166,7 @@ func (c *countingConn) Write(p []byte) (int, error) {
 }
 
 // startCounting runs srv behind a countingListener.
-func startCounting(t *testing.T, srv *Server) (*countingListener, string) {
+func startCounting(t testing.TB, srv *Server) (*countingListener, string) {
 	t.Helper()
 	hs := httptest.NewUnstartedServer(srv)
 	cl := &countingListener{Listener: hs.Listener}
@@ -187,7 +187,7 @@ func quietOptions(o Options) *Options {
 }
 
 // joinMain dials url and joins "/", returning the client's conn.
-func joinMain(t *testing.T, url string, opts *websocket.DialOptions) *websocket.Conn {
+func joinMain(t testing.TB, url string, opts *websocket.DialOptions) *websocket.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

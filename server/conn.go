@@ -488,6 +488,14 @@ func (c *conn) writeBatch(batch []frame) error {
 	if len(batch) == 0 {
 		return nil
 	}
+	if c.srv.noCoalesce {
+		for _, f := range batch {
+			if err := c.writeFrame(f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	c.bc.hold()
 	for _, f := range batch {
 		if err := c.writeFrame(f); err != nil {

@@ -117,6 +117,7 @@ type Server struct {
 	wg       sync.WaitGroup
 
 	beforeBatch func(*conn) // test hook: the writer is about to take its queue
+	noCoalesce  bool        // benchmarks: one write syscall per message, as before coalescing
 }
 
 // New returns a Server with the given options; nil means the defaults.
