@@ -1,0 +1,84 @@
+//go:build !js
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/tsunagi/tsunagi/internal/devserver"
+	"github.com/tsunagi/tsunagi/internal/testenv"
+	"github.com/tsunagi/tsunagi/server"
+)
+
+// TestRoomsFromJavaScript drives the chat's server from a page written for
+// socket.io-client, on the io() facade of the default client.wasm in
+// Chromium: alice and bob join "blue", carol "red"; a line said in a room
+// reaches that room only; a refused namespace is a connect_error with the
+// middleware's message and data.
+func TestRoomsFromJavaScript(t *testing.T) {
+	assets, err := devserver.BuildAssets(devserver.DefaultWasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io := server.New(nil)
+	Setup(io)
+	io.Of("/mods").Use(func(*server.Socket) error {
+		return &server.ConnectError{Message: "moderators only", Data: map[string]any{"need": "token"}}
+	})
+	hs := httptest.NewServer(devserver.Handler(io, "testdata", assets))
+	defer hs.Close()
+	defer io.Shutdown(context.Background())
+
+	ctx := testenv.NewBrowser(t)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/facade.html")); err != nil {
+		t.Fatal(err)
+	}
+	type results struct {
+		Alice, Bob, Carol int
+		Said              map[string][]string
+		Joined            []string
+		ConnectError      []any
+		Error             string
+	}
+	var got results
+	for {
+		js, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.results || {})`))
+		if err != nil {
+			t.Fatalf("results so far: %+v; %v", got, err)
+		}
+		got = results{}
+		json.Unmarshal([]byte(js), &got)
+		if got.Error != "" {
+			t.Fatalf("the page failed: %s", got.Error)
+		}
+		if len(got.Said["alice"]) >= 2 && len(got.Said["bob"]) >= 2 && len(got.Said["carol"]) >= 2 && got.ConnectError != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got.Alice != 1 || got.Bob != 2 || got.Carol != 1 {
+		t.Errorf("join replies: alice %d, bob %d, carol %d; want 1, 2, 1", got.Alice, got.Bob, got.Carol)
+	}
+	blue := []string{"blue alice: hello blue", "blue bob: done"}
+	red := []string{"red carol: hello red", "red carol: done"}
+	for user, want := range map[string][]string{"alice": blue, "bob": blue, "carol": red} {
+		if !reflect.DeepEqual(got.Said[user], want) {
+			t.Errorf("%s heard %q, want %q", user, got.Said[user], want)
+		}
+	}
+	if want := []string{"alice blue 1", "bob blue 2"}; !reflect.DeepEqual(got.Joined, want) {
+		t.Errorf("alice saw arrivals %q, want %q", got.Joined, want)
+	}
+	if want := []any{"moderators only", map[string]any{"need": "token"}}; !reflect.DeepEqual(got.ConnectError, want) {
+		t.Errorf("connect_error %v, want %v", got.ConnectError, want)
+	}
+}
