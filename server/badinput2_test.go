@@ -9,9 +9,11 @@ package server_test
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -329,6 +331,42 @@ func TestBadInputTenThousandRooms(t *testing.T) {
 	stillServes(t, good)
 }
 
+// A panicking middleware must refuse the connection, not wave it through:
+// an auth payload that crashes the check is no pass.
+func TestBadInputAuthThatPanicsMiddleware(t *testing.T) {
+	t.Parallel()
+	srv, url, logs, good := echoServer(t, nil)
+	guarded := srv.Of("/guarded")
+	connected := make(chan string, 1)
+	guarded.Use(func(s *server.Socket) error {
+		var auth map[string]any
+		_ = json.Unmarshal(s.Handshake().Auth, &auth)
+		_ = auth["token"].(string) // panics when the token is missing or not a string
+		return nil
+	})
+	guarded.OnConnection(func(s *server.Socket) {
+		select {
+		case connected <- s.ID():
+		default:
+		}
+	})
+	for _, auth := range []string{`{"token":42}`, `{}`, ``} {
+		ws := rawDial(t, url)
+		readText(t, ws)
+		writeText(t, ws, "40/guarded,"+auth)
+		if got := readText(t, ws); !strings.HasPrefix(got, "44/guarded,") {
+			t.Errorf("auth %q: reply %q, want a CONNECT_ERROR", auth, got)
+		}
+	}
+	select {
+	case id := <-connected:
+		t.Errorf("socket %s connected although the middleware panicked", id)
+	default:
+	}
+	waitLog(t, logs, "panicked")
+	stillServes(t, good)
+}
+
 // rawWebSocket does the opening handshake on a bare TCP connection, for
 // frames a WebSocket library would not send.
 func rawWebSocket(t *testing.T, url string, header http.Header) (net.Conn, *bufio.Reader) {
@@ -464,6 +502,68 @@ func TestBadInputFrames(t *testing.T) {
 		})
 	}
 	waitLog(t, logs, "read failed")
+}
+
+// RFC 6455 §8.1: text that is not UTF-8 fails the connection, with 1007.
+func TestBadInputInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	_, url, _, good := echoServer(t, nil)
+	for _, msg := range []string{
+		"421[\"echo\",\"\xff\xfe\"]",     // invalid bytes in a string
+		"421[\"echo\",\"\xed\xa0\x80\"]", // an encoded surrogate
+		"421[\"echo\",\"\xc0\xaf\"]",     // an overlong encoding
+		"421[\"ech\xf0\x9f\"]",           // a truncated sequence in the event name
+	} {
+		t.Run(fmt.Sprintf("%q", msg), func(t *testing.T) {
+			ws := joined(t, url)
+			writeText(t, ws, msg)
+			_ = ws.Write(context.Background(), websocket.MessageText, []byte(`429["echo","next"]`))
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if _, b, err := ws.Read(ctx); err == nil {
+				t.Errorf("the connection is still open: the server answered %q", b)
+			} else if websocket.CloseStatus(err) != websocket.StatusInvalidFramePayloadData {
+				t.Errorf("closed with %v, want status 1007 (invalid frame payload data)", err)
+			}
+			stillServes(t, good)
+		})
+	}
+}
+
+// A small compressed frame that inflates past maxPayload: the server stops
+// inflating at the limit and closes with 1009, whatever the frame's size.
+func TestBadInputDeflateBomb(t *testing.T) {
+	t.Parallel()
+	_, url, _, good := echoServer(t, &server.Options{Compression: true})
+	conn, br := rawWebSocket(t, url, http.Header{
+		"Sec-WebSocket-Extensions": {"permessage-deflate; client_no_context_takeover; server_no_context_takeover"},
+	})
+	if _, _, err := readFrame(br); err != nil { // open packet
+		t.Fatal(err)
+	}
+	// 4 MB of JSON text in one message, compressed as RFC 7692 says: raw
+	// deflate without the final empty block's 00 00 ff ff.
+	var z bytes.Buffer
+	fw, _ := flate.NewWriter(&z, flate.DefaultCompression)
+	fw.Write([]byte(`42["echo","`))
+	chunk := bytes.Repeat([]byte("a"), 1<<20)
+	for range 4 {
+		fw.Write(chunk)
+	}
+	fw.Write([]byte(`"]`))
+	fw.Flush()
+	payload := bytes.TrimSuffix(z.Bytes(), []byte{0, 0, 0xff, 0xff})
+	if len(payload) > 20_000 {
+		t.Fatalf("test bug: the compressed frame has %d bytes", len(payload))
+	}
+	t.Logf("a frame of %d bytes that inflates to 4 MB", len(payload))
+	if err := writeFrame(conn, 0x80|0x40|0x1, payload); err != nil { // FIN, RSV1 (compressed), text
+		t.Fatal(err)
+	}
+	if code, reason := readUntilClose(t, br); code != websocket.StatusMessageTooBig {
+		t.Errorf("close %d %q, want 1009 (message too big)", code, reason)
+	}
+	stillServes(t, good)
 }
 
 // Handshakes that break RFC 6455 get a 4xx and never reach a socket.

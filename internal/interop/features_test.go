@@ -43,9 +43,6 @@ type scenario struct {
 	// notes must all appear among the server's notes, in any order; a line
 	// listed twice must appear twice.
 	notes []string
-	// officialClientOnly marks scenarios that need socket.io-client's
-	// multiplexing of several namespaces over one connection.
-	officialClientOnly bool
 }
 
 var scenarios = []scenario{
@@ -134,6 +131,20 @@ var scenarios = []scenario{
 		},
 	},
 	{
+		// Disconnect(true) ends the whole connection: as in socket.io
+		// (Client._disconnect), every socket on it gets DISCONNECT first, so
+		// none hears "transport close" and reconnects.
+		name: "disconnect_hard",
+		transcript: []string{
+			`main "io server disconnect"`,
+			`admin "io server disconnect"`,
+		},
+		notes: []string{
+			`disconnect / "server namespace disconnect"`,
+			`disconnect /admin "server namespace disconnect"`,
+		},
+	},
+	{
 		name:         "heartbeat",
 		pingInterval: 100 * time.Millisecond,
 		pingTimeout:  500 * time.Millisecond,
@@ -160,9 +171,6 @@ func TestOfficialClientFeatures(t *testing.T) {
 // TestGoClientAgainstOfficialServer: our client against the socket.io 4.8 server.
 func TestGoClientAgainstOfficialServer(t *testing.T) {
 	for _, sc := range scenarios {
-		if sc.officialClientOnly {
-			continue
-		}
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			url, notes := startOfficialServer(t, sc)
@@ -188,9 +196,6 @@ func TestReferencePair(t *testing.T) {
 // TestGoClientAgainstOurServer: the same scenarios between our two ends.
 func TestGoClientAgainstOurServer(t *testing.T) {
 	for _, sc := range scenarios {
-		if sc.officialClientOnly {
-			continue
-		}
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			url, notes := startFeatureServer(t, sc)

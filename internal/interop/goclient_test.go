@@ -358,6 +358,37 @@ var goScenarios = map[string]func(ctx context.Context, base string, out *lines) 
 		return nil
 	},
 
+	"disconnect_hard": func(ctx context.Context, base string, out *lines) error {
+		m, err := wasmclient.NewManager(base, noReconnection)
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		main, admin := m.Socket("/"), m.Socket("/admin")
+		admin.SetAuth(map[string]any{"role": "admin"})
+		reasons := map[*wasmclient.Socket]chan string{main: make(chan string, 1), admin: make(chan string, 1)}
+		for s, ch := range reasons {
+			s.OnDisconnect(func(r string) { ch <- r })
+			if err := s.Connect(ctx); err != nil {
+				return err
+			}
+		}
+		if err := main.Emit("kick-me-hard"); err != nil {
+			return err
+		}
+		for _, c := range []struct {
+			tag string
+			s   *wasmclient.Socket
+		}{{"main", main}, {"admin", admin}} {
+			r, err := next(ctx, reasons[c.s])
+			if err != nil {
+				return err
+			}
+			out.add(c.tag, r)
+		}
+		return nil
+	},
+
 	"heartbeat": func(ctx context.Context, base string, out *lines) error {
 		s, err := wasmclient.Dial(ctx, base, noReconnection)
 		if err != nil {

@@ -155,7 +155,7 @@ const scenarios = {
 
   // Disconnect(true): the server closes the whole connection, and every
   // namespace multiplexed on it hears "io server disconnect", so that none
-  // reconnects. Pending on our server: see pending/disconnect_hard_test.go.txt.
+  // reconnects.
   async disconnect_hard() {
     const m = new Manager(URL, { transports: ["websocket"], reconnection: false });
     const main = m.socket("/");
