@@ -79,6 +79,12 @@ func (b *Broadcast) Emit(event string, args ...any) error {
 		return fmt.Errorf("tsunagi: %q is a reserved event name", event)
 	}
 	for _, ns := range b.namespaces() {
+		if ns.rec != nil && !b.opts.Flags.Volatile {
+			if err := ns.rec.broadcast(ns, event, args, b.opts); err != nil {
+				return err
+			}
+			continue
+		}
 		p, err := encodeEvent(ns.name, event, args, shared.NoID)
 		if err != nil {
 			return err

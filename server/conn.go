@@ -306,7 +306,15 @@ func (c *conn) connect(p shared.Packet) {
 			return
 		}
 		s := newSocket(c, ns, hs)
-		if err := ns.runMiddleware(s); err != nil {
+		var pid, offset string
+		if ns.rec != nil {
+			pid, offset = recoveryAuth(p.Data)
+		}
+		var err error
+		if pid == "" || !c.srv.opts.Recovery.SkipMiddlewares || !ns.rec.has(pid) {
+			err = ns.runMiddleware(s)
+		}
+		if err != nil {
 			c.sendPacket(&shared.Packet{Type: shared.ConnectError, Namespace: p.Namespace, ID: shared.NoID,
 				Data: connectErrorData(err)})
 			ns.dropIfEmpty() // refused clients must not grow the server
@@ -319,13 +327,24 @@ func (c *conn) connect(p shared.Packet) {
 		}
 		c.sockets[p.Namespace] = s
 		c.mu.Unlock()
+		if pid != "" && offset != "" && ns.rec.restore(s, pid, offset, func(rooms []string) {
+			ns.add(s)
+			s.Join(rooms...)
+			c.sendPacket(&shared.Packet{Type: shared.Connect, Namespace: p.Namespace, ID: shared.NoID, Data: connectReply(s)})
+		}) {
+			c.connected.Store(true)
+			ns.connected(s)
+			return
+		}
+		if ns.rec != nil {
+			s.pid = newID()
+		}
 		if !ns.add(s) { // an empty child removed meanwhile: look again
 			c.removeSocket(s)
 			continue
 		}
 		c.connected.Store(true)
-		c.sendPacket(&shared.Packet{Type: shared.Connect, Namespace: p.Namespace, ID: shared.NoID,
-			Data: []byte(`{"sid":"` + s.id + `"}`)})
+		c.sendPacket(&shared.Packet{Type: shared.Connect, Namespace: p.Namespace, ID: shared.NoID, Data: connectReply(s)})
 		ns.connected(s)
 		return
 	}

@@ -47,6 +47,7 @@ type Namespace struct {
 	parent  *ParentNamespace // for a child of a dynamic namespace
 	adapter Adapter
 	ackIDs  atomic.Int64
+	rec     *recovery // nil unless Options.Recovery is on
 
 	mu      sync.Mutex
 	sockets map[string]*Socket
@@ -56,7 +57,7 @@ type Namespace struct {
 }
 
 func newNamespace(s *Server, name string, parent *ParentNamespace) *Namespace {
-	ns := &Namespace{srv: s, name: name, parent: parent, sockets: map[string]*Socket{}}
+	ns := &Namespace{srv: s, name: name, parent: parent, sockets: map[string]*Socket{}, rec: newRecovery(s.opts.Recovery)}
 	if s.opts.Adapter != nil {
 		ns.adapter = s.opts.Adapter(ns)
 	} else {

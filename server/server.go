@@ -59,6 +59,9 @@ type Options struct {
 	// connection holds no compressor). Broadcast.Compress(false) opts a
 	// message out. Defaults to off, as in Socket.IO.
 	Compression bool
+	// Recovery turns connection state recovery on; see RecoveryOptions.
+	// Off by default.
+	Recovery RecoveryOptions
 	// Adapter creates the adapter of each namespace, for example one that
 	// spans several servers. Defaults to NewMemoryAdapter.
 	Adapter func(ns *Namespace) Adapter

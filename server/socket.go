@@ -43,6 +43,8 @@ type Socket struct {
 	data       any
 	connected  bool
 	disconnect string
+	pid        string // private id, for connection state recovery
+	recovered  bool
 }
 
 func newSocket(c *conn, ns *Namespace, hs Handshake) *Socket {
@@ -70,6 +72,11 @@ func (c *conn) handshake(auth json.RawMessage) Handshake {
 
 // ID is the socket's id, distinct from the Engine.IO session id.
 func (s *Socket) ID() string { return s.id }
+
+// Recovered reports whether this socket restored a session that lost its
+// connection (Options.Recovery): same id, rooms and Data, and the events it
+// missed were delivered.
+func (s *Socket) Recovered() bool { return s.recovered }
 
 // Namespace is the namespace the socket belongs to.
 func (s *Socket) Namespace() *Namespace { return s.nsp }
@@ -162,7 +169,8 @@ func (s *Socket) emit(event string, args []any, id int64) error {
 	if err != nil {
 		return err
 	}
-	if !s.Connected() {
+	rec := s.nsp.rec
+	if !s.Connected() && (rec == nil || id >= 0) {
 		return shared.ErrDisconnected
 	}
 	if out := s.reg.AnyOutgoing(); len(out) > 0 {
@@ -170,6 +178,11 @@ func (s *Socket) emit(event string, args []any, id int64) error {
 		for _, fn := range out {
 			fn(event, a)
 		}
+	}
+	if rec != nil && id < 0 {
+		// Kept with an offset, as a broadcast to the socket's own room, so
+		// a session that recovers gets it even if it was sent meanwhile.
+		return rec.broadcast(s.nsp, event, args, BroadcastOptions{Rooms: []string{s.id}})
 	}
 	return s.conn.sendPacket(p)
 }
@@ -417,6 +430,9 @@ func (s *Socket) onClose(reason string) {
 	s.mu.Unlock()
 	for _, fn := range acks {
 		fn(shared.Args{}, shared.ErrDisconnected)
+	}
+	if rec := s.nsp.rec; rec != nil {
+		rec.persist(s, s.Rooms(), reason)
 	}
 	s.nsp.remove(s)
 	for _, fn := range fns {
