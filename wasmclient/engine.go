@@ -243,7 +243,9 @@ func (e *engine) readLoop() string {
 				return ReasonParseError
 			}
 			id := p.ID
-			e.task(func() { s.received(e, name, args, id) })
+			if !s.holdIfConnecting(name, args, id) {
+				e.task(func() { s.received(e, name, args, id) })
+			}
 		case shared.Ack, shared.BinaryAck:
 			args, err := shared.ParseArgs(p.Data, p.Buffers)
 			if err != nil {

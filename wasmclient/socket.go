@@ -40,10 +40,33 @@ type Socket struct {
 	acks      map[int64]*pendingAck
 	nextAck   int64
 	buffer    []*shared.Packet // emits made while not connected
+	held      []heldEvent      // events that arrived before the CONNECT reply
 	waiters   []chan error     // Connect calls waiting for the outcome
 	onConnect []func()
 	onConnErr []func(error)
 	onDisc    []func(reason string)
+}
+
+// heldEvent is an event received before the CONNECT reply: a server that
+// recovers a session (Socket.IO's) sends the missed events first.
+type heldEvent struct {
+	name string
+	args shared.Args
+	id   int64
+}
+
+// holdIfConnecting keeps an event that arrived while the socket waits for
+// its CONNECT reply; it runs on the reader, so order is kept.
+func (s *Socket) holdIfConnecting(name string, args shared.Args, id int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.connected || !s.active {
+		return false
+	}
+	if len(s.held) < s.m.opts.MaxBuffer {
+		s.held = append(s.held, heldEvent{name, args, id})
+	}
+	return true
 }
 
 type pendingAck struct {
@@ -235,8 +258,13 @@ func (s *Socket) accepted(e *engine, id, pid string) {
 	}
 	buffered := s.buffer
 	s.buffer = nil
+	held := s.held
+	s.held = nil
 	fns := s.onConnect
 	s.mu.Unlock()
+	for _, h := range held {
+		e.task(func() { s.received(e, h.name, h.args, h.id) })
+	}
 	s.notifyWaiters(nil)
 	for _, p := range buffered {
 		if err := s.write(e, p); err != nil {
@@ -525,6 +553,7 @@ func (s *Socket) serverDisconnect() {
 // onClose marks the socket disconnected and tells the listeners once.
 func (s *Socket) onClose(reason string) {
 	s.mu.Lock()
+	s.held = nil
 	was := s.connected
 	s.connected = false
 	s.eng = nil

@@ -1,0 +1,148 @@
+//go:build !js
+
+package interop
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tsunagi/tsunagi/internal/testenv"
+	"github.com/tsunagi/tsunagi/server"
+	"github.com/tsunagi/tsunagi/shared"
+	"github.com/tsunagi/tsunagi/wasmclient"
+)
+
+// TestOfficialClientRecovers: socket.io-client 4.8 loses its transport in
+// the middle of a stream of broadcasts from our server (Recovery on) and
+// comes back with socket.recovered, the same id, every broadcast once, in order.
+func TestOfficialClientRecovers(t *testing.T) {
+	t.Parallel()
+	const n = 300
+	srv, url := startServer(t, &server.Options{Recovery: server.RecoveryOptions{MaxDisconnectionDuration: time.Minute}})
+	seq := shared.NewEvent[int]("seq")
+	var (
+		mu   sync.Mutex
+		done = make(chan struct{})
+	)
+	srv.OnConnection(func(s *server.Socket) {
+		if !s.Recovered() {
+			s.Join("r")
+		}
+		s.On("start", func(_ shared.Args, ack shared.AckFunc) error {
+			mu.Lock()
+			defer mu.Unlock()
+			go func() {
+				defer close(done)
+				for i := 1; i <= n; i++ {
+					seq.Emit(srv.To("r"), i)
+					time.Sleep(5 * time.Millisecond)
+				}
+			}()
+			return ack(n)
+		})
+		s.On("finished", func(_ shared.Args, ack shared.AckFunc) error {
+			go func() {
+				select {
+				case <-done:
+				case <-time.After(10 * time.Second):
+				}
+				ack(true)
+			}()
+			return nil
+		})
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p := testenv.RunNode(t, ctx, filepath.Join("testdata", "client_recovery.js"), "URL="+url)
+	if err := p.Wait(); err != nil {
+		t.Fatalf("client_recovery.js: %v\nstdout:\n%s\nstderr:\n%s", err, p.Stdout(), p.Stderr())
+	}
+	want := []string{
+		"recovered false",
+		"recovered true",
+		"same id true",
+		fmt.Sprintf(`seq {"count":%d,"inOrder":true,"total":%d}`, n, n),
+		"done",
+	}
+	if got := stdoutLines(p.Stdout()); !slices.Equal(got, want) {
+		t.Fatalf("transcript:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestGoClientRecoversFromOfficialServer: the official socket.io 4.8 server
+// with connectionStateRecovery closes our Go client's transport mid-stream;
+// the client comes back recovered with every broadcast once, in order.
+func TestGoClientRecoversFromOfficialServer(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p := testenv.RunNode(t, ctx, filepath.Join("testdata", "server_recovery.js"))
+	if !p.WaitOutput("listening ", 15*time.Second) {
+		t.Fatalf("server_recovery.js did not start:\n%s", p.Output())
+	}
+	first, _, _ := strings.Cut(p.Stdout(), "\n")
+	url := "http://127.0.0.1:" + strings.TrimPrefix(first, "listening ")
+
+	c, err := wasmclient.New(url, &wasmclient.Options{ReconnectionDelay: 50 * time.Millisecond, ReconnectionDelayMax: 100 * time.Millisecond, OnError: func(error) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect()
+	var (
+		mu  sync.Mutex
+		got []int
+	)
+	shared.NewEvent[int]("seq").On(c, func(n int) {
+		mu.Lock()
+		got = append(got, n)
+		mu.Unlock()
+	})
+	reasons := make(chan string, 4)
+	c.OnDisconnect(func(r string) { reasons <- r })
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	firstID := c.ID()
+	res, err := c.EmitWithAck(ctx, "start")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int
+	res.Decode(0, &total)
+	select {
+	case r := <-reasons:
+		if r != wasmclient.ReasonTransportClose {
+			t.Fatalf("disconnect reason %q", r)
+		}
+	case <-ctx.Done():
+		t.Fatal("the server did not close the transport")
+	}
+	for !c.Connected() && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := c.EmitWithAck(ctx, "finished"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if !c.Recovered() || c.ID() != firstID {
+		t.Fatalf("recovered=%v id %q (was %q)\nserver:\n%s", c.Recovered(), c.ID(), firstID, p.Output())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, n := range got {
+		if n != i+1 {
+			b, _ := json.Marshal(got)
+			t.Fatalf("broadcast %d is %d: %s", i, n, b)
+		}
+	}
+	if len(got) != total {
+		t.Fatalf("got %d of %d broadcasts", len(got), total)
+	}
+}

@@ -1,0 +1,30 @@
+// The official socket.io-client against a server with connection state
+// recovery: it drops its transport in the middle of a stream of broadcasts
+// and must come back recovered, with every broadcast once, in order.
+"use strict";
+const { io } = require("socket.io-client");
+const { out, connected, waitFor, call, sleep, main } = require("./helpers");
+
+main(async () => {
+  const socket = io(process.env.URL, {
+    transports: ["websocket"],
+    reconnectionDelay: 100,
+    reconnectionDelayMax: 200,
+  });
+  const got = [];
+  socket.on("seq", (n) => got.push(n));
+  await connected(socket);
+  const first = socket.id;
+  out("recovered", socket.recovered);
+  const total = (await call(socket, "start"))[0];
+  await sleep(150);
+  socket.io.engine.close(); // the transport drops; the manager reconnects
+  await waitFor(socket, "connect", 5000);
+  out("recovered", socket.recovered);
+  out("same id", socket.id === first);
+  await call(socket, "finished");
+  await sleep(200);
+  const inOrder = got.every((n, i) => n === i + 1);
+  out("seq", { count: got.length, inOrder, total });
+  socket.disconnect();
+});
