@@ -321,6 +321,10 @@ func (r *run) report(u usage, what, one string) {
 	if r.cfg.pid > 0 && n > 0 {
 		r.res.add("server_cpu_us_per_"+one, float64(u.srv.Microseconds())/float64(n))
 		r.res.add("server_cpu_pct", u.pct(u.srv))
+		if u.writes > 0 {
+			r.res.add("server_writes_per_"+one, strconv.FormatFloat(float64(u.writes)/float64(n), 'f', 3, 64))
+			r.res.add("server_reads_per_"+one, strconv.FormatFloat(float64(u.reads)/float64(n), 'f', 3, 64))
+		}
 	}
 	r.reportCPU(u)
 }

@@ -92,18 +92,44 @@ func busyTime() (time.Duration, error) {
 	return time.Duration(ticks) * clockTick, nil
 }
 
+// syscalls returns how many read and write system calls a process has made
+// (syscr and syscw in /proc/<pid>/io).
+func syscalls(pid int) (reads, writes int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		switch k {
+		case "syscr":
+			reads = n
+		case "syscw":
+			writes = n
+		}
+	}
+	return reads, writes, nil
+}
+
 // cpuMeter measures, over a window, the CPU time of the server, of this
-// generator, and of everything else on the machine.
+// generator, and of everything else on the machine, and the server's
+// system calls.
 type cpuMeter struct {
 	pid              int
 	start            time.Time
 	srv0, gen0, all0 time.Duration
+	r0, w0           int64
 }
 
 func startCPU(pid int) *cpuMeter {
 	m := &cpuMeter{pid: pid, start: time.Now()}
 	if pid > 0 {
 		m.srv0, _ = cpuTime(pid)
+		m.r0, m.w0, _ = syscalls(pid)
 	}
 	m.gen0, _ = cpuTime(0)
 	m.all0, _ = busyTime()
@@ -114,6 +140,7 @@ func startCPU(pid int) *cpuMeter {
 type usage struct {
 	wall, srv, gen time.Duration
 	other          time.Duration // busy time of all CPUs, minus srv and gen
+	reads, writes  int64         // the server's read and write system calls
 }
 
 func (m *cpuMeter) stop() usage {
@@ -121,6 +148,9 @@ func (m *cpuMeter) stop() usage {
 	if m.pid > 0 {
 		if s, err := cpuTime(m.pid); err == nil {
 			u.srv = s - m.srv0
+		}
+		if r, w, err := syscalls(m.pid); err == nil && m.w0 > 0 {
+			u.reads, u.writes = r-m.r0, w-m.w0
 		}
 	}
 	g, _ := cpuTime(0)
