@@ -9,8 +9,8 @@ import (
 	"errors"
 	"strings"
 
-	dev "github.com/tsunagi/tsunagi/internal/devserver"
 	"github.com/tsunagi/tsunagi/examples/chat/events"
+	dev "github.com/tsunagi/tsunagi/internal/devserver"
 	"github.com/tsunagi/tsunagi/server"
 )
 
