@@ -118,7 +118,7 @@ func TestSlowClientQueueOverflow(t *testing.T) {
 		if e.reason != ReasonSlowClient {
 			t.Errorf("reason %q", e.reason)
 		}
-		if d := e.at.Sub(overflow); d > writeTimeout+200*time.Millisecond {
+		if d := e.at.Sub(overflow); d > writeTimeout+500*time.Millisecond { // slack for a loaded machine
 			t.Errorf("evicted %v after the overflow, WriteTimeout is %v", d, writeTimeout)
 		}
 	case <-time.After(5 * time.Second):
@@ -154,7 +154,7 @@ func TestSlowClientWriteTimeout(t *testing.T) {
 		if e.reason != ReasonSlowClient {
 			t.Errorf("reason %q", e.reason)
 		}
-		if d := e.at.Sub(sent); d > writeTimeout+200*time.Millisecond {
+		if d := e.at.Sub(sent); d > writeTimeout+500*time.Millisecond {
 			t.Errorf("evicted %v after the last emit, WriteTimeout is %v", d, writeTimeout)
 		}
 	case <-time.After(5 * time.Second):
