@@ -482,9 +482,11 @@ func (c *conn) writeLoop() {
 		}
 		err := c.writeBatch(batch)
 		clear(batch)
-		c.mu.Lock()
-		c.spare = batch[:0]
-		c.mu.Unlock()
+		if cap(batch) <= 256 { // after a burst, an idle connection keeps no big array
+			c.mu.Lock()
+			c.spare = batch[:0]
+			c.mu.Unlock()
+		}
 		if err != nil {
 			if isTimeout(err) {
 				c.log("tsunagi: disconnecting slow client: write timed out", "timeout", o.WriteTimeout)
