@@ -98,10 +98,13 @@ func TestReconnectSpread(t *testing.T) {
 	}
 	t.Logf("1000 reconnections after restart: first %v, p10 %v, p50 %v, p90 %v, last %v; busiest 100 ms window %d\n%s",
 		at(0), at(0.1), at(0.5), at(0.9), at(1), busiest, hist.String())
-	if spread := at(0.9) - at(0.1); spread < 400*time.Millisecond {
+	// Without randomization all of them would come back within a few ms of
+	// each other. The bounds leave room for a loaded machine, where a slow
+	// shutdown makes the first attempts fail and the second ones overlap.
+	if spread := at(0.9) - at(0.1); spread < 300*time.Millisecond {
 		t.Errorf("p10–p90 spread %v: the clients came back in a burst", spread)
 	}
-	if busiest > n/4 {
+	if busiest > n/2 {
 		t.Errorf("%d of %d clients in one 100 ms window", busiest, n)
 	}
 }
