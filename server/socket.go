@@ -188,15 +188,7 @@ func (s *Socket) emit(event string, args []any, id int64) error {
 }
 
 func encodeEvent(nsp, event string, args []any, id int64) (*shared.Packet, error) {
-	var enc shared.Encoder
-	if err := enc.AppendArgs(event, args); err != nil {
-		return nil, err
-	}
-	p := &shared.Packet{Type: shared.EventPacket, Namespace: nsp, ID: id, Data: enc.Buf, Buffers: enc.Buffers}
-	if len(enc.Buffers) > 0 {
-		p.Type = shared.BinaryEvent
-	}
-	return p, nil
+	return shared.NewEventPacket(nsp, event, args, id)
 }
 
 // EmitWithAck sends an event and waits for the client's acknowledgement
@@ -285,21 +277,11 @@ func (s *Socket) dispatch(event string, args shared.Args, id int64) {
 		return
 	}
 
-	var ack shared.AckFunc
+	var send func([]any) error
 	if id >= 0 {
-		var once sync.Once
-		ack = func(res ...any) error {
-			err := fmt.Errorf("tsunagi: ack for %q already sent", event)
-			once.Do(func() { err = s.sendAck(id, res) })
-			return err
-		}
+		send = func(res []any) error { return s.sendAck(id, res) }
 	}
-	for _, fn := range s.reg.Any() {
-		s.conn.safeCall("onAny", func() error { fn(event, args); return nil })
-	}
-	for _, h := range s.reg.Handlers(event) {
-		s.conn.safeCall(event, func() error { return h(args, ack) })
-	}
+	s.reg.Dispatch(event, args, send, s.conn.safeCall)
 }
 
 func (s *Socket) runMiddleware(event string, args shared.Args) (err error) {
@@ -338,13 +320,9 @@ func (s *Socket) reportError(err error) {
 }
 
 func (s *Socket) sendAck(id int64, args []any) error {
-	var enc shared.Encoder
-	if err := enc.AppendArgs("", args); err != nil {
+	p, err := shared.NewAckPacket(s.nsp.name, id, args)
+	if err != nil {
 		return err
-	}
-	p := &shared.Packet{Type: shared.Ack, Namespace: s.nsp.name, ID: id, Data: enc.Buf, Buffers: enc.Buffers}
-	if len(enc.Buffers) > 0 {
-		p.Type = shared.BinaryAck
 	}
 	return s.conn.sendPacket(p)
 }

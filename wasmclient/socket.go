@@ -337,15 +337,7 @@ func (s *Socket) packet(event string, args []any, id int64) (*shared.Packet, err
 	if shared.IsReserved(event) {
 		return nil, fmt.Errorf("tsunagi: %q is a reserved event name", event)
 	}
-	var enc shared.Encoder
-	if err := enc.AppendArgs(event, args); err != nil {
-		return nil, err
-	}
-	p := &shared.Packet{Type: shared.EventPacket, Namespace: s.nsp, ID: id, Data: enc.Buf, Buffers: enc.Buffers}
-	if len(enc.Buffers) > 0 {
-		p.Type = shared.BinaryEvent
-	}
-	return p, nil
+	return shared.NewEventPacket(s.nsp, event, args, id)
 }
 
 func (s *Socket) emit(event string, args []any, id int64, isVolatile bool) error {
@@ -489,31 +481,17 @@ func (s *Socket) received(e *engine, event string, args shared.Args, id int64) {
 		}
 	}
 	s.mu.Unlock()
-	var ack shared.AckFunc
+	var send func([]any) error
 	if id >= 0 {
-		var once sync.Once
-		ack = func(res ...any) error {
-			err := fmt.Errorf("tsunagi: ack for %q already sent", event)
-			once.Do(func() { err = s.sendAck(e, id, res) })
-			return err
-		}
+		send = func(res []any) error { return s.sendAck(e, id, res) }
 	}
-	for _, fn := range s.reg.Any() {
-		s.m.safeCall("onAny", func() error { fn(event, args); return nil })
-	}
-	for _, h := range s.reg.Handlers(event) {
-		s.m.safeCall(event, func() error { return h(args, ack) })
-	}
+	s.reg.Dispatch(event, args, send, s.m.safeCall)
 }
 
 func (s *Socket) sendAck(e *engine, id int64, args []any) error {
-	var enc shared.Encoder
-	if err := enc.AppendArgs("", args); err != nil {
+	p, err := shared.NewAckPacket(s.nsp, id, args)
+	if err != nil {
 		return err
-	}
-	p := &shared.Packet{Type: shared.Ack, Namespace: s.nsp, ID: id, Data: enc.Buf, Buffers: enc.Buffers}
-	if len(enc.Buffers) > 0 {
-		p.Type = shared.BinaryAck
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.m.opts.WriteTimeout)
 	defer cancel()
