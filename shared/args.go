@@ -15,44 +15,90 @@ import (
 // Args are the arguments of an event or an ack as they came off the wire:
 // JSON values, with binary attachments kept apart.
 type Args struct {
+	// The arguments are inl[:n], or raw when it is not nil: most events
+	// carry few arguments, and those then need no slice of their own.
+	n    int
+	inl  [argsInline]json.RawMessage
 	raw  []json.RawMessage
 	bufs [][]byte
 }
 
+// argsInline is the number of arguments Args holds without a slice.
+const argsInline = 4
+
 // NewArgs returns Args over raw JSON values and binary attachments.
 func NewArgs(raw []json.RawMessage, bufs [][]byte) Args { return Args{raw: raw, bufs: bufs} }
 
+// add appends an argument.
+func (a *Args) add(elem json.RawMessage) {
+	if a.raw == nil && a.n < len(a.inl) {
+		a.inl[a.n] = elem
+		a.n++
+		return
+	}
+	if a.raw == nil {
+		a.raw = make([]json.RawMessage, a.n, 2*len(a.inl))
+		copy(a.raw, a.inl[:a.n])
+		a.n = 0
+		a.inl = [argsInline]json.RawMessage{}
+	}
+	a.raw = append(a.raw, elem)
+}
+
 // ParseArgs splits a JSON array payload into Args.
 func ParseArgs(data json.RawMessage, bufs [][]byte) (Args, error) {
-	raw, err := splitArray(data, nil, 0)
-	return Args{raw: raw, bufs: bufs}, err
+	a := Args{bufs: bufs}
+	it := elemIter{data: data}
+	for {
+		elem, err := it.next()
+		if err != nil || elem == nil {
+			return a, err
+		}
+		a.add(elem)
+	}
 }
 
 // ParseEvent splits an EVENT payload into the event name and its arguments.
 func ParseEvent(data json.RawMessage, bufs [][]byte) (string, Args, error) {
-	raw, err := splitArray(data, make([]json.RawMessage, 0, 4), 0)
+	a := Args{bufs: bufs}
+	it := elemIter{data: data}
+	first, err := it.next()
+	for elem := first; err == nil && elem != nil; {
+		elem, err = it.next()
+		if elem != nil {
+			a.add(elem)
+		}
+	}
 	if err != nil {
 		return "", Args{}, err
 	}
-	if len(raw) == 0 {
+	if first == nil {
 		return "", Args{}, parseErr("EVENT payload is an empty array")
 	}
-	name, err := decodeName(raw[0])
+	name, err := decodeName(first)
 	if err != nil {
 		return "", Args{}, err
 	}
-	return name, Args{raw: raw[1:], bufs: bufs}, nil
+	return name, a, nil
 }
 
 // Len is the number of arguments.
-func (a Args) Len() int { return len(a.raw) }
+func (a Args) Len() int {
+	if a.raw != nil {
+		return len(a.raw)
+	}
+	return a.n
+}
 
 // Raw returns argument i as JSON, placeholders included.
 func (a Args) Raw(i int) json.RawMessage {
-	if i < 0 || i >= len(a.raw) {
+	if i < 0 || i >= a.Len() {
 		return nil
 	}
-	return a.raw[i]
+	if a.raw != nil {
+		return a.raw[i]
+	}
+	return a.inl[i]
 }
 
 // Buffers returns the binary attachments.
@@ -84,6 +130,9 @@ func (a Args) Decode(i int, v any) error {
 		raw = json.RawMessage("null")
 	}
 	if len(a.bufs) == 0 || !bytes.Contains(raw, placeholderKey) {
+		if ok, err := fastDecode(raw, v); ok {
+			return err
+		}
 		return json.Unmarshal(raw, v)
 	}
 	if bp, ok := v.(*[]byte); ok {
@@ -134,8 +183,8 @@ func (a Args) tree(i int, useNumber bool) (any, error) {
 
 // Values returns every argument as Value does.
 func (a Args) Values() ([]any, error) {
-	out := make([]any, len(a.raw))
-	for i := range a.raw {
+	out := make([]any, a.Len())
+	for i := range out {
 		v, err := a.Value(i)
 		if err != nil {
 			return nil, err

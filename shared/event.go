@@ -68,6 +68,7 @@ func mustName(name string) {
 	if IsReserved(name) {
 		panic(fmt.Sprintf("tsunagi: event name %q is reserved by Socket.IO", name))
 	}
+	internName(name)
 }
 
 // Name is the event name on the wire.

@@ -250,6 +250,9 @@ func decodeName(raw []byte) (string, error) {
 	}
 	// Fast path: no escapes.
 	if b, ok := plainString(raw); ok {
+		if name, ok := internedName(b); ok {
+			return name, nil
+		}
 		return string(b), nil
 	}
 	var name string
@@ -264,70 +267,112 @@ func decodeName(raw []byte) (string, error) {
 // elements is trimmed. On invalid JSON it returns an error or garbage, never
 // panics.
 func splitArray(data []byte, dst []json.RawMessage, limit int) ([]json.RawMessage, error) {
-	i := 0
-	skip := func() {
-		for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n') {
-			i++
+	it := elemIter{data: data}
+	for len(dst) != limit || limit <= 0 {
+		elem, err := it.next()
+		if err != nil || elem == nil {
+			return dst, err
+		}
+		dst = append(dst, elem)
+	}
+	return dst, nil
+}
+
+// elemIter yields the top-level elements of a JSON array one by one, as
+// splitArray returns them.
+type elemIter struct {
+	data  []byte
+	i     int
+	state uint8
+	err   error // what the next call returns, once done
+}
+
+const (
+	iterStart uint8 = iota
+	iterIn
+	iterDone
+)
+
+func (it *elemIter) skip() {
+	for it.i < len(it.data) && (it.data[it.i] == ' ' || it.data[it.i] == '\t' || it.data[it.i] == '\r' || it.data[it.i] == '\n') {
+		it.i++
+	}
+}
+
+func (it *elemIter) fail(err error) (json.RawMessage, error) {
+	it.state, it.err = iterDone, err
+	return nil, err
+}
+
+// next returns the next element, nil after the last one, or an error.
+func (it *elemIter) next() (json.RawMessage, error) {
+	data := it.data
+	switch it.state {
+	case iterDone:
+		return nil, it.err
+	case iterStart:
+		it.skip()
+		if it.i >= len(data) || data[it.i] != '[' {
+			return it.fail(parseErr("payload must be a JSON array"))
+		}
+		it.i++
+		it.skip()
+		it.state = iterIn
+		if it.i < len(data) && data[it.i] == ']' {
+			return it.fail(nil)
 		}
 	}
-	skip()
-	if i >= len(data) || data[i] != '[' {
-		return dst, parseErr("payload must be a JSON array")
+	if it.i >= len(data) {
+		return it.fail(parseErr("unterminated JSON array"))
 	}
-	i++
-	skip()
-	if i < len(data) && data[i] == ']' {
-		return dst, nil
-	}
-	for i < len(data) {
-		skip()
-		start := i
-		depth := 0
-	elem:
-		for ; i < len(data); i++ {
-			switch data[i] {
-			case '"':
-				for i++; i < len(data) && data[i] != '"'; i++ {
-					if data[i] == '\\' {
-						i++
-					}
-				}
-			case '[', '{':
-				depth++
-			case ']', '}':
-				if depth == 0 {
-					break elem
-				}
-				depth--
-			case ',':
-				if depth == 0 {
-					break elem
+	it.skip()
+	i := it.i
+	start := i
+	depth := 0
+elem:
+	for ; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			for i++; i < len(data) && data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					i++
 				}
 			}
+		case '[', '{':
+			depth++
+		case ']', '}':
+			if depth == 0 {
+				break elem
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				break elem
+			}
 		}
-		if i > len(data) { // an unterminated string ending in a backslash
-			i = len(data)
-		}
-		end := i
-		for end > start && (data[end-1] == ' ' || data[end-1] == '\t' || data[end-1] == '\r' || data[end-1] == '\n') {
-			end--
-		}
-		if end == start {
-			return dst, parseErr("empty array element")
-		}
-		dst = append(dst, json.RawMessage(data[start:end:end]))
-		if len(dst) == limit {
-			return dst, nil
-		}
-		if i >= len(data) {
-			break
-		}
-		if data[i] == ']' {
-			return dst, nil
-		}
+	}
+	if i > len(data) { // an unterminated string ending in a backslash
+		i = len(data)
+	}
+	end := i
+	for end > start && (data[end-1] == ' ' || data[end-1] == '\t' || data[end-1] == '\r' || data[end-1] == '\n') {
+		end--
+	}
+	if end == start {
+		return it.fail(parseErr("empty array element"))
+	}
+	switch {
+	case i >= len(data):
+		// The element is returned; the error comes with the next call, so
+		// that a limited split does not see it, as before.
+		it.state, it.err = iterDone, parseErr("unterminated JSON array")
+	case data[i] == ']':
+		it.state = iterDone
+	default:
 		i++ // ','
 	}
-	return dst, parseErr("unterminated JSON array")
+	it.i = i
+	return json.RawMessage(data[start:end:end]), nil
 }
 
 // Reserved event names: they have a meaning of their own in Socket.IO and

@@ -21,6 +21,7 @@ type anyEntry struct{ fn AnyHandler }
 // On adds h for event; the returned func removes it.
 func (r *Registry) On(event string, h Handler) (off func()) {
 	e := &handlerEntry{h: h}
+	internName(event)
 	r.mu.Lock()
 	if r.handlers == nil {
 		r.handlers = map[string][]*handlerEntry{}

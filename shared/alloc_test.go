@@ -1,0 +1,102 @@
+package shared
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestArgsInline(t *testing.T) {
+	for n := range 12 {
+		elems := make([]string, n)
+		for i := range elems {
+			elems[i] = fmt.Sprintf(`{"i":%d}`, i)
+		}
+		list := strings.Join(elems, " , ")
+		event := `["ev"` + strings.Repeat(",", min(n, 1)) + list + `]`
+		name, ev, err := ParseEvent(json.RawMessage(event), nil)
+		if err != nil || name != "ev" {
+			t.Fatalf("ParseEvent(%s) = %q %v", event, name, err)
+		}
+		ack, err := ParseArgs(json.RawMessage("["+list+"]"), nil)
+		if err != nil {
+			t.Fatalf("ParseArgs: %v", err)
+		}
+		raw := make([]json.RawMessage, n)
+		for i := range raw {
+			raw[i] = json.RawMessage(elems[i])
+		}
+		for _, a := range []Args{ev, ack, NewArgs(raw, nil)} {
+			if a.Len() != n {
+				t.Fatalf("%d arguments: Len = %d", n, a.Len())
+			}
+			for i := range n {
+				var v struct{ I int }
+				if string(a.Raw(i)) != elems[i] || a.Decode(i, &v) != nil || v.I != i {
+					t.Fatalf("%d arguments: Raw(%d) = %s, decoded %d", n, i, a.Raw(i), v.I)
+				}
+			}
+			if a.Raw(n) != nil || a.Raw(-1) != nil {
+				t.Fatalf("%d arguments: Raw out of range", n)
+			}
+			if vs, err := a.Values(); err != nil || len(vs) != n {
+				t.Fatalf("%d arguments: Values = %v %v", n, vs, err)
+			}
+		}
+	}
+}
+
+func TestInternedNames(t *testing.T) {
+	NewEvent[int]("interned-by-declaration")
+	var r Registry
+	r.On("interned-by-handler", func(Args, AckFunc) error { return nil })()
+	for _, name := range []string{"interned-by-declaration", "interned-by-handler", "news"} {
+		got, ok := internedName([]byte(name))
+		if !ok || got != name {
+			t.Errorf("%q not interned", name)
+		}
+		data := json.RawMessage(`["` + name + `",{"hello":"world"},1,2]`)
+		if raceEnabled {
+			continue
+		}
+		if n := testing.AllocsPerRun(100, func() { _, _, _ = ParseEvent(data, nil) }); n != 0 {
+			t.Errorf("ParseEvent with %q: %v allocations", name, n)
+		}
+	}
+	// Names off the wire are not added.
+	name, _, err := ParseEvent(json.RawMessage(`["only-on-the-wire"]`), nil)
+	if _, ok := internedName([]byte(name)); ok || err != nil {
+		t.Errorf("wire name interned (%v)", err)
+	}
+	// The table is bounded.
+	for i := range 2 * maxInterned {
+		internName("bounded-" + strconv.Itoa(i))
+	}
+	if n := len(*internTable.Load()); n != maxInterned {
+		t.Errorf("%d names interned", n)
+	}
+	if _, ok := internedName([]byte("news")); !ok {
+		t.Error("news dropped")
+	}
+}
+
+// TestDecodeEventAllocs pins what issue 3 reached: decoding a small typed
+// event allocates its string field and the value Decode fills, nothing else.
+func TestDecodeEventAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts do not hold under the race detector")
+	}
+	var v benchNews
+	n := testing.AllocsPerRun(100, func() {
+		_, data, _ := DecodeEIO(benchMsg)
+		p, _ := DecodePacket(data, Limits{})
+		_, args, _ := ParseEvent(p.Data, p.Buffers)
+		v = benchNews{}
+		_ = args.Decode(0, &v)
+	})
+	if n > 2 || v.Hello != "world" {
+		t.Errorf("%v allocations, decoded %+v", n, v)
+	}
+}
