@@ -25,7 +25,7 @@ type fdWide struct {
 	I8     int8    `json:"i8"`
 	I16    int16   // no tag: the Go name
 	I32    int32   `json:",omitempty"` // empty name: the Go name
-	I64    int64   `json:"-,"`        // the name "-"
+	I64    int64   `json:"-,"`         // the name "-"
 	U      uint    `json:"u"`
 	U8     uint8   `json:"U8"`
 	U16    uint16  `json:"u16"`
