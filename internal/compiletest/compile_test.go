@@ -129,7 +129,7 @@ func goCommand(t *testing.T) string {
 	}
 	p := filepath.Join(runtime.GOROOT(), "bin", "go")
 	if _, err := os.Stat(p); err != nil {
-		t.Skip("go command not found")
+		t.Fatal("go command not found")
 	}
 	return p
 }
