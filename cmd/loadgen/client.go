@@ -35,12 +35,7 @@ func newDialer(url string, sources []net.IP, timeout time.Duration) *dialer {
 		if ip != nil {
 			nd.LocalAddr = &net.TCPAddr{IP: ip}
 		}
-		d.clients = append(d.clients, &http.Client{Transport: &http.Transport{
-			DialContext:        nd.DialContext,
-			DisableCompression: true,
-			DisableKeepAlives:  true,
-			ForceAttemptHTTP2:  false,
-		}})
+		d.clients = append(d.clients, &http.Client{Transport: &upgrader{dialer: nd}})
 	}
 	return d
 }
