@@ -3,12 +3,17 @@ package devserver
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+
+	"github.com/andybalholm/brotli"
 )
 
 // Assets are the files built for the browser.
@@ -51,13 +56,15 @@ func BuildAssets(pkg string) (*Assets, error) {
 	return &Assets{Wasm: p, WasmExec: execJS}, nil
 }
 
-// Precompressed serves one file compressed ahead of time.
+// Precompressed serves one file compressed ahead of time: brotli to the
+// browsers that accept it (once AddBrotli has made it), gzip to the others.
 type Precompressed struct {
 	typ     string
 	Raw, GZ []byte
+	br      atomic.Pointer[[]byte]
 }
 
-// NewPrecompressed compresses raw once, for every request to come.
+// NewPrecompressed compresses raw with gzip once, for every request to come.
 func NewPrecompressed(typ string, raw []byte) (*Precompressed, error) {
 	var b bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
@@ -70,13 +77,57 @@ func NewPrecompressed(typ string, raw []byte) (*Precompressed, error) {
 	return &Precompressed{typ: typ, Raw: raw, GZ: b.Bytes()}, nil
 }
 
+// BR is the brotli form, nil until AddBrotli has made it.
+func (p *Precompressed) BR() []byte {
+	if b := p.br.Load(); b != nil {
+		return *b
+	}
+	return nil
+}
+
+// AddBrotli compresses the file with brotli at quality 11, which takes tens
+// of seconds for client.wasm, so the result is kept in the user's cache
+// directory under the file's SHA-256 and read from there next time.
+func (p *Precompressed) AddBrotli() error {
+	sum := sha256.Sum256(p.Raw)
+	var path string
+	if dir, err := os.UserCacheDir(); err == nil {
+		path = filepath.Join(dir, "tsunagi", "brotli", hex.EncodeToString(sum[:])+".br")
+		if b, err := os.ReadFile(path); err == nil {
+			p.br.Store(&b)
+			return nil
+		}
+	}
+	var b bytes.Buffer
+	w := brotli.NewWriterOptions(&b, brotli.WriterOptions{Quality: 11, LGWin: 22})
+	if _, err := w.Write(p.Raw); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	out := b.Bytes()
+	p.br.Store(&out)
+	if path != "" && os.MkdirAll(filepath.Dir(path), 0o755) == nil {
+		tmp := path + ".tmp"
+		if os.WriteFile(tmp, out, 0o644) == nil {
+			_ = os.Rename(tmp, path)
+		}
+	}
+	return nil
+}
+
 func (p *Precompressed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", p.typ)
 	h.Set("Vary", "Accept-Encoding")
 	h.Set("Cache-Control", "no-cache")
 	body := p.Raw
-	if acceptsEncoding(r.Header.Get("Accept-Encoding"), "gzip") {
+	accept := r.Header.Get("Accept-Encoding")
+	if br := p.BR(); br != nil && acceptsEncoding(accept, "br") {
+		h.Set("Content-Encoding", "br")
+		body = br
+	} else if acceptsEncoding(accept, "gzip") {
 		h.Set("Content-Encoding", "gzip")
 		body = p.GZ
 	}

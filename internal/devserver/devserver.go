@@ -70,6 +70,15 @@ func Run(cfg Config, setup func(*server.Server)) error {
 		return err
 	}
 	log.Printf("built client.wasm in %v: %d bytes, %d gzip", time.Since(start).Round(time.Millisecond), len(a.Wasm.Raw), len(a.Wasm.GZ))
+	// Brotli at its best takes a while the first time: serve gzip meanwhile.
+	go func() {
+		start := time.Now()
+		if err := a.Wasm.AddBrotli(); err != nil {
+			log.Printf("brotli: %v (serving gzip)", err)
+			return
+		}
+		log.Printf("client.wasm brotli: %d bytes (%v)", len(a.Wasm.BR()), time.Since(start).Round(time.Millisecond))
+	}()
 
 	io := server.New(&server.Options{
 		OriginPatterns: LoopbackOrigins,
