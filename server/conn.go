@@ -58,38 +58,49 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu          sync.Mutex
-	queue       []frame
-	spare       []frame
-	sockets     map[string]*Socket
-	closeReason string
-	closeCode   websocket.StatusCode
-	closed      bool
-	evict       *time.Timer // closes a slow client that did not drain in time
+	// An idle connection has one goroutine, its reader: the writer and the
+	// dispatcher run only while they have work, and the heartbeat is a timer.
+	wg sync.WaitGroup // the writer and the dispatcher, while they run
 
-	wake      chan struct{} // a frame was queued or close was asked
-	pong      chan struct{}
-	connected atomic.Bool // joined at least one namespace
-	tasks     chan func()
+	mu           sync.Mutex
+	queue        []frame
+	spare        []frame
+	writing      bool // a writer goroutine runs; it owns ws writes
+	pingDue      bool // the writer is to send a ping
+	awaitingPong bool
+	heartbeat    *time.Timer // sends the next ping, or finds the last unanswered
+	heartbeatDue time.Time   // when heartbeat is due: an earlier firing is stale
+	tasks        []func()    // for the dispatcher, in arrival order
+	dispatching  bool        // a dispatcher goroutine runs
+	sockets      map[string]*Socket
+	closeReason  string
+	closeCode    websocket.StatusCode
+	closed       bool
+	evict        *time.Timer // closes a slow client that did not drain in time
+
+	taskRoom  chan struct{} // the dispatcher took a task from a full queue
+	connected atomic.Bool   // joined at least one namespace
 	dec       shared.Decoder
 }
+
+// maxTasks is the most tasks queued for the dispatcher; past it the reader
+// waits, so a client that sends faster than its handlers run is not read.
+const maxTasks = 64
 
 func newConn(s *Server, ws *websocket.Conn, bc *batchConn, deflate bool, r *http.Request) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{
-		srv:     s,
-		ws:      ws,
-		bc:      bc,
-		deflate: deflate,
-		req:     r,
-		sid:     newID(),
-		ctx:     ctx,
-		cancel:  cancel,
-		sockets: map[string]*Socket{},
-		wake:    make(chan struct{}, 1),
-		pong:    make(chan struct{}, 1),
-		tasks:   make(chan func(), 64),
-		dec:     shared.Decoder{Limits: shared.Limits{MaxAttachments: s.opts.MaxAttachments}},
+		srv:      s,
+		ws:       ws,
+		bc:       bc,
+		deflate:  deflate,
+		req:      r,
+		sid:      newID(),
+		ctx:      ctx,
+		cancel:   cancel,
+		sockets:  map[string]*Socket{},
+		taskRoom: make(chan struct{}, 1),
+		dec:      shared.Decoder{Limits: shared.Limits{MaxAttachments: s.opts.MaxAttachments}},
 	}
 }
 
@@ -107,11 +118,10 @@ func (c *conn) run() {
 		MaxPayload:   o.MaxPayload,
 	}
 	c.send(frame{typ: websocket.MessageText, data: open.Encode()})
-
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); c.writeLoop() }()
-	go func() { defer wg.Done(); c.dispatchLoop() }()
+	c.mu.Lock()
+	c.heartbeatDue = time.Now().Add(o.PingInterval)
+	c.heartbeat = time.AfterFunc(o.PingInterval, c.onHeartbeat)
+	c.mu.Unlock()
 	connectTimer := time.AfterFunc(o.ConnectTimeout, func() {
 		if !c.connected.Load() {
 			c.close(ReasonConnectTimeout, websocket.StatusPolicyViolation)
@@ -121,8 +131,7 @@ func (c *conn) run() {
 	reason := c.readLoop()
 	connectTimer.Stop()
 	c.close(reason, websocket.StatusNormalClosure)
-	close(c.tasks)
-	wg.Wait()
+	c.wg.Wait() // closed: nothing starts the writer or the dispatcher again
 
 	c.mu.Lock()
 	reason = c.closeReason
@@ -132,6 +141,7 @@ func (c *conn) run() {
 	}
 	c.sockets = map[string]*Socket{}
 	c.queue, c.spare = nil, nil
+	c.heartbeat.Stop()
 	if c.evict != nil {
 		c.evict.Stop()
 	}
@@ -197,10 +207,12 @@ func (c *conn) handleMessage(typ websocket.MessageType, msg []byte) error {
 	}
 	switch t {
 	case shared.EIOPong:
-		select {
-		case c.pong <- struct{}{}:
-		default:
+		c.mu.Lock()
+		if c.awaitingPong {
+			c.awaitingPong = false
+			c.armHeartbeat(c.srv.opts.PingInterval)
 		}
+		c.mu.Unlock()
 	case shared.EIOPing:
 		c.send(frame{typ: websocket.MessageText, data: append([]byte{byte(shared.EIOPong)}, data...)})
 	case shared.EIOMessage:
@@ -265,19 +277,53 @@ func (c *conn) socket(nsp string) *Socket {
 	return c.sockets[nsp]
 }
 
-// task queues fn for the dispatcher. It blocks when the dispatcher is
-// behind, which stops reading from this client: backpressure.
+// task queues fn for the dispatcher, starting it when it is not running.
+// It blocks when the dispatcher is behind, which stops reading from this
+// client: backpressure. Only the reader calls it.
 func (c *conn) task(fn func()) {
-	select {
-	case c.tasks <- fn:
-	case <-c.ctx.Done():
+	c.mu.Lock()
+	for len(c.tasks) >= maxTasks {
+		c.mu.Unlock()
+		select {
+		case <-c.taskRoom:
+		case <-c.ctx.Done():
+			return
+		}
+		c.mu.Lock()
 	}
+	c.tasks = append(c.tasks, fn)
+	if !c.dispatching {
+		c.dispatching = true
+		c.wg.Add(1)
+		go c.dispatchLoop()
+	}
+	c.mu.Unlock()
 }
 
 // dispatchLoop runs handlers one at a time, in the order packets arrived,
-// outside every lock.
+// outside every lock, until none is queued.
 func (c *conn) dispatchLoop() {
-	for fn := range c.tasks {
+	defer c.wg.Done()
+	for {
+		c.mu.Lock()
+		n := len(c.tasks)
+		if n == 0 {
+			c.dispatching = false
+			c.tasks = nil // an idle connection keeps no array
+			c.mu.Unlock()
+			return
+		}
+		fn := c.tasks[0]
+		copy(c.tasks, c.tasks[1:])
+		c.tasks[n-1] = nil
+		c.tasks = c.tasks[:n-1]
+		c.mu.Unlock()
+		if n == maxTasks {
+			select {
+			case c.taskRoom <- struct{}{}:
+			default:
+			}
+		}
 		fn() // after close too: a DISCONNECT read just before must still count
 	}
 }
@@ -394,8 +440,8 @@ func (c *conn) send(fs ...frame) error {
 		return errSlow
 	}
 	c.queue = append(c.queue, fs...)
+	c.startWriter()
 	c.mu.Unlock()
-	c.signal()
 	return nil
 }
 
@@ -408,16 +454,44 @@ func (c *conn) sendVolatile(fs []frame) bool {
 		return false
 	}
 	c.queue = append(c.queue, fs...)
+	c.startWriter()
 	c.mu.Unlock()
-	c.signal()
 	return true
 }
 
-func (c *conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+// startWriter starts the writer unless it runs, under c.mu.
+func (c *conn) startWriter() {
+	if !c.writing {
+		c.writing = true
+		c.wg.Add(1)
+		go c.writeLoop()
 	}
+}
+
+// armHeartbeat sets the heartbeat to fire in d, under c.mu.
+func (c *conn) armHeartbeat(d time.Duration) {
+	c.heartbeatDue = time.Now().Add(d)
+	c.heartbeat.Reset(d)
+}
+
+// onHeartbeat queues a ping, or closes the connection when the last one
+// went unanswered for PingTimeout.
+func (c *conn) onHeartbeat() {
+	c.mu.Lock()
+	if c.closed || time.Now().Before(c.heartbeatDue) { // re-armed meanwhile by a pong
+		c.mu.Unlock()
+		return
+	}
+	if c.awaitingPong {
+		c.mu.Unlock()
+		c.close(ReasonPingTimeout, websocket.StatusPolicyViolation)
+		return
+	}
+	c.awaitingPong = true
+	c.pingDue = true
+	c.armHeartbeat(c.srv.opts.PingTimeout)
+	c.startWriter()
+	c.mu.Unlock()
 }
 
 // close ends the connection once: the writer flushes what is queued and
@@ -435,44 +509,30 @@ func (c *conn) close(reason string, code websocket.StatusCode) {
 	if reason == ReasonSlowClient || reason == ReasonPingTimeout {
 		c.evict = time.AfterFunc(c.srv.opts.WriteTimeout, func() { c.abort(reason) })
 	}
+	c.startWriter()
 	c.mu.Unlock()
-	c.signal()
 }
 
-// writeLoop writes queued frames, all that are queued at once, and runs
-// the heartbeat.
+// writeLoop writes queued frames, all that are queued at once, until the
+// queue is empty; on close it writes what is left and the close frame.
 func (c *conn) writeLoop() {
-	o := c.srv.opts
-	timer := time.NewTimer(o.PingInterval)
-	defer timer.Stop()
-	awaitingPong := false
+	defer c.wg.Done()
 	for {
-		ping := false
-		select {
-		case <-c.wake:
-		case <-c.pong:
-			if awaitingPong {
-				awaitingPong = false
-				timer.Reset(o.PingInterval)
-			}
-			continue
-		case <-timer.C:
-			if awaitingPong {
-				c.close(ReasonPingTimeout, websocket.StatusPolicyViolation)
-				continue
-			}
-			awaitingPong = true
-			timer.Reset(o.PingTimeout)
-			ping = true
-		}
 		if c.srv.beforeBatch != nil {
 			c.srv.beforeBatch(c)
 		}
 		c.mu.Lock()
 		batch := c.queue
+		ping, closed, reason, code := c.pingDue, c.closed, c.closeReason, c.closeCode
+		if len(batch) == 0 && !ping && !closed {
+			c.writing = false
+			c.queue, c.spare = nil, nil // an idle connection keeps no array
+			c.mu.Unlock()
+			return
+		}
 		c.queue = c.spare[:0]
 		c.spare = nil
-		closed, reason, code := c.closed, c.closeReason, c.closeCode
+		c.pingDue = false
 		c.mu.Unlock()
 		if closed && reason == ReasonPingTimeout {
 			batch = batch[:0] // the client is gone: do not wait on it
@@ -482,14 +542,14 @@ func (c *conn) writeLoop() {
 		}
 		err := c.writeBatch(batch)
 		clear(batch)
-		if cap(batch) <= 256 { // after a burst, an idle connection keeps no big array
+		if cap(batch) <= 256 { // after a burst, the connection keeps no big array
 			c.mu.Lock()
 			c.spare = batch[:0]
 			c.mu.Unlock()
 		}
 		if err != nil {
 			if isTimeout(err) {
-				c.log("tsunagi: disconnecting slow client: write timed out", "timeout", o.WriteTimeout)
+				c.log("tsunagi: disconnecting slow client: write timed out", "timeout", c.srv.opts.WriteTimeout)
 				c.abort(ReasonSlowClient)
 			} else {
 				c.abort(ReasonTransportError)

@@ -1,0 +1,163 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/tsunagi/tsunagi/server"
+)
+
+// idleClientsEnv makes the test binary a process of idle clients for
+// TestIdleConnectionMemory: "URL N". Run apart, their memory does not
+// blur the server's.
+const idleClientsEnv = "TSUNAGI_IDLE_CLIENTS"
+
+// TestIdleConnectionMemory holds N idle connections, heartbeats running,
+// and reports the server's memory (heap and goroutine stacks in use) and
+// goroutines per connection. The clients run in a child process.
+//
+//	go test -run TestIdleConnectionMemory -v ./server/
+func TestIdleConnectionMemory(t *testing.T) {
+	if os.Getenv(idleClientsEnv) != "" {
+		t.Skip("child process")
+	}
+	n := 2000
+	if raceEnabled || testing.Short() {
+		n = 200
+	}
+	ping := time.Second
+	_, url, _ := start(t, &server.Options{PingInterval: ping, PingTimeout: 5 * time.Second})
+
+	before := sampleServer()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleClientProcess$")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d", idleClientsEnv, url, n))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stdin.Close() // the clients hang up
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("client process: %v", err)
+		}
+	}()
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if sc.Text() == "ready" {
+				ready <- nil
+				break
+			}
+		}
+		ready <- fmt.Errorf("client process ended before its clients were ready: %v", sc.Err())
+		for sc.Scan() { // drain the test framework's output
+		}
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("clients not ready in 2 minutes")
+	}
+
+	// Let every connection answer a few pings, then take the median of a
+	// few samples, one per ping interval.
+	time.Sleep(2 * ping)
+	var samples []idleSample
+	for range 5 {
+		time.Sleep(ping / 3)
+		samples = append(samples, sampleServer().minus(before))
+	}
+	slices.SortFunc(samples, func(a, b idleSample) int { return int(a.heap + a.stack - b.heap - b.stack) })
+	s := samples[len(samples)/2]
+	perConn := float64(s.heap+s.stack) / float64(n)
+	gPerConn := float64(s.goroutines) / float64(n)
+	t.Logf("%d idle connections: %.0f bytes/conn (heap %.0f, stacks %.0f), %.2f goroutines/conn",
+		n, perConn, float64(s.heap)/float64(n), float64(s.stack)/float64(n), gPerConn)
+	if gPerConn > 1.1 {
+		t.Errorf("%.2f goroutines per idle connection, want 1 (the reader)", gPerConn)
+	}
+}
+
+type idleSample struct{ heap, stack, goroutines int64 }
+
+func (a idleSample) minus(b idleSample) idleSample {
+	return idleSample{a.heap - b.heap, a.stack - b.stack, a.goroutines - b.goroutines}
+}
+
+func sampleServer() idleSample {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return idleSample{int64(m.HeapInuse), int64(m.StackInuse), int64(runtime.NumGoroutine())}
+}
+
+// TestIdleClientProcess is the child of TestIdleConnectionMemory: it
+// connects N clients to the main namespace, prints "ready", answers pings
+// until its stdin closes, then hangs up.
+func TestIdleClientProcess(t *testing.T) {
+	arg := os.Getenv(idleClientsEnv)
+	if arg == "" {
+		t.Skip("run by TestIdleConnectionMemory")
+	}
+	url, ns, _ := strings.Cut(arg, " ")
+	n, err := strconv.Atoi(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	for range n {
+		ws := rawDial(t, url)
+		readText(t, ws) // open
+		writeText(t, ws, "40")
+		if msg := readText(t, ws); !strings.HasPrefix(msg, "40") {
+			t.Fatalf("CONNECT reply %q", msg)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer ws.CloseNow()
+			for {
+				_, b, err := ws.Read(ctx)
+				if err != nil {
+					return
+				}
+				if string(b) == "2" {
+					if err := ws.Write(ctx, websocket.MessageText, []byte("3")); err != nil {
+						return
+					}
+				}
+			}
+		}()
+	}
+	fmt.Println("ready")
+	bufio.NewReader(os.Stdin).ReadString(0) // until EOF
+}
