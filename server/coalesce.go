@@ -2,7 +2,9 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -226,9 +228,29 @@ func (h *hijackResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		}
 	}
 	h.conn = newBatchConn(nc, h.timeout)
-	brw.Writer.Reset(h.conn)
+	// Smaller buffers than the HTTP server's 4 KB each, which an idle
+	// connection would hold for its life.
+	brw.Writer = bufio.NewWriterSize(h.conn, writeBufSize)
+	if n := brw.Reader.Buffered(); n <= readBufSize {
+		b, _ := brw.Reader.Peek(n)
+		r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(b), nc), readBufSize)
+		r.Peek(n) // into r's buffer, which is all Accept keeps
+		brw.Reader = r
+	}
 	return h.conn, brw, nil
 }
+
+// writeBufSize is the size of the bufio.Writer coder/websocket frames
+// into. It flushes it at the end of every frame, and batchConn holds a
+// batch in its own buffer, so it need only hold a frame header and a
+// control frame whole (at most 127 bytes from a server), to keep one
+// control frame in one Write for batchConn to pass at once.
+const writeBufSize = 512
+
+// readBufSize is the size of the bufio.Reader coder/websocket reads
+// frames through: small messages, alone or a few at once, take one read;
+// a payload larger than it is read straight into the message.
+const readBufSize = 1024
 
 // isTimeout reports whether err is a write that hit its deadline.
 func isTimeout(err error) bool {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -52,8 +53,12 @@ type conn struct {
 	ws      *websocket.Conn
 	bc      *batchConn // under ws: the writer batches through it
 	deflate bool       // permessage-deflate was negotiated
-	req     *http.Request
 	sid     string
+
+	// What Handshake needs of the HTTP request, which is not kept.
+	header http.Header
+	url    *url.URL
+	remote string
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -94,8 +99,10 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, deflate bool, r *http
 		ws:       ws,
 		bc:       bc,
 		deflate:  deflate,
-		req:      r,
 		sid:      newID(),
+		header:   r.Header,
+		url:      r.URL,
+		remote:   r.RemoteAddr,
 		ctx:      ctx,
 		cancel:   cancel,
 		sockets:  map[string]*Socket{},
@@ -105,7 +112,7 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, deflate bool, r *http
 }
 
 func (c *conn) log(msg string, args ...any) {
-	c.srv.log.Info(msg, append([]any{"sid", c.sid, "remote", c.req.RemoteAddr}, args...)...)
+	c.srv.log.Info(msg, append([]any{"sid", c.sid, "remote", c.remote}, args...)...)
 }
 
 // run serves the connection until it closes.

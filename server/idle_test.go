@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
@@ -160,4 +163,45 @@ func TestIdleClientProcess(t *testing.T) {
 	}
 	fmt.Println("ready")
 	bufio.NewReader(os.Stdin).ReadString(0) // until EOF
+}
+
+// Frames a client sends right behind its upgrade request, in the same
+// segment, reach the server: they sit in the HTTP server's read buffer,
+// which the connection does not keep.
+func TestFramesSentWithTheUpgrade(t *testing.T) {
+	t.Parallel()
+	_, url, _ := start(t, nil)
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "http://"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	req := "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+	connect := []byte{0x81, 0x80 | 2, 0, 0, 0, 0, '4', '0'} // "40", masked with zeros
+	if _, err := conn.Write(append([]byte(req), connect...)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %s", resp.Status)
+	}
+	for _, want := range []string{"0{", "40{"} {
+		var h [2]byte
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			t.Fatalf("waiting for %q: %v", want, err)
+		}
+		msg := make([]byte, h[1]&0x7f) // short unmasked text frames
+		if _, err := io.ReadFull(br, msg); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(string(msg), want) {
+			t.Fatalf("got %q, want %s…", msg, want)
+		}
+	}
 }

@@ -255,7 +255,8 @@ func writeEngineError(w http.ResponseWriter, status, code int, msg string) {
 }
 
 // ServeHTTP accepts a WebSocket connection at the Engine.IO endpoint
-// (usually mounted at /socket.io/).
+// (usually mounted at /socket.io/). It returns once the connection is
+// accepted; the server serves it until it closes (Shutdown waits for that).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if q.Get("EIO") != "4" {
@@ -289,7 +290,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeEngineError(w, http.StatusServiceUnavailable, 3, "Server is shutting down")
 		return
 	}
-	defer s.wg.Done()
+	served := false
+	defer func() {
+		if !served {
+			s.wg.Done()
+		}
+	}()
 
 	accept := &websocket.AcceptOptions{OriginPatterns: s.opts.OriginPatterns}
 	if s.opts.Compression {
@@ -317,10 +323,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
-	c.run()
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
+	// The connection is served on a goroutine of its own, and ServeHTTP
+	// returns: the HTTP server's goroutine, with its deep stack, and the
+	// request end with it.
+	served = true
+	go func() {
+		defer s.wg.Done()
+		c.run()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
 }
 
 // Shutdown stops accepting connections, disconnects every client with reason

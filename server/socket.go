@@ -61,12 +61,12 @@ func newSocket(c *conn, ns *Namespace, hs Handshake) *Socket {
 // handshake describes the connection's HTTP request and a CONNECT's auth payload.
 func (c *conn) handshake(auth json.RawMessage) Handshake {
 	return Handshake{
-		Headers: c.req.Header,
-		Query:   c.req.URL.Query(),
+		Headers: c.header,
+		Query:   c.url.Query(),
 		Auth:    auth,
-		Address: c.req.RemoteAddr,
+		Address: c.remote,
 		Time:    time.Now(),
-		URL:     c.req.URL.String(),
+		URL:     c.url.String(),
 	}
 }
 
