@@ -71,6 +71,11 @@ func run(chromium string, loads int, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
+	// As a devserver that has been up for a while serves it (the brotli form
+	// is cached by content hash, so only the first run pays for it).
+	if err := assets.Wasm.AddBrotli(); err != nil {
+		return fmt.Errorf("brotli: %w", err)
+	}
 	io := server.New(&server.Options{
 		OriginPatterns: dev.LoopbackOrigins,
 		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
