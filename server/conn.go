@@ -88,6 +88,11 @@ type conn struct {
 	dec       shared.Decoder
 }
 
+// idleQueueCap is the most frames whose array the writer keeps when it
+// stops: enough for a message and an attachment without allocating anew,
+// little for an idle connection to hold.
+const idleQueueCap = 4
+
 // maxTasks is the most tasks queued for the dispatcher; past it the reader
 // waits, so a client that sends faster than its handlers run is not read.
 const maxTasks = 64
@@ -533,7 +538,13 @@ func (c *conn) writeLoop() {
 		ping, closed, reason, code := c.pingDue, c.closed, c.closeReason, c.closeCode
 		if len(batch) == 0 && !ping && !closed {
 			c.writing = false
-			c.queue, c.spare = nil, nil // an idle connection keeps no array
+			if cap(batch) == 0 {
+				batch = c.spare
+			}
+			if cap(batch) > idleQueueCap { // an idle connection keeps a small array
+				batch = nil
+			}
+			c.queue, c.spare = batch, nil
 			c.mu.Unlock()
 			return
 		}
