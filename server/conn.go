@@ -166,7 +166,10 @@ func (c *conn) run() {
 // readLoop reads until the connection fails and returns the reason.
 func (c *conn) readLoop() string {
 	for {
-		typ, msg, err := c.ws.Read(c.ctx)
+		// Not c.ctx: under a ctx that can end, coder/websocket registers a
+		// context.AfterFunc per read, which an idle connection holds. The
+		// read ends when the socket closes (abort, finish).
+		typ, msg, err := c.ws.Read(context.Background())
 		if err != nil {
 			c.mu.Lock()
 			closed := c.closed
@@ -176,8 +179,6 @@ func (c *conn) readLoop() string {
 				return ""
 			case websocket.CloseStatus(err) != -1:
 				return ReasonTransportClose
-			case errors.Is(err, context.Canceled):
-				return ""
 			default:
 				var ce websocket.CloseError
 				if errors.As(err, &ce) {
@@ -641,6 +642,9 @@ func (c *conn) abort(reason string) {
 	}
 	c.mu.Unlock()
 	c.cancel()
+	// The socket first: that also ends a close handshake under way (whose
+	// end CloseNow would wait for) and the read, whose ctx cannot end it.
+	c.bc.Close()
 	c.ws.CloseNow()
 }
 

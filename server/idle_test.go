@@ -103,6 +103,12 @@ func TestIdleConnectionMemory(t *testing.T) {
 	if gPerConn > 1.1 {
 		t.Errorf("%.2f goroutines per idle connection, want 1 (the reader)", gPerConn)
 	}
+	// 37.8 KB before idle connections shed their writer and dispatcher
+	// goroutines, the HTTP server's goroutine and request, and 6 KB of buffers.
+	const maxPerConn = 18 << 10
+	if !raceEnabled && perConn > maxPerConn {
+		t.Errorf("%.0f bytes per idle connection, want at most %d", perConn, maxPerConn)
+	}
 }
 
 type idleSample struct{ heap, stack, goroutines int64 }
