@@ -206,7 +206,16 @@ func (c *conn) readLoop() string {
 	}
 }
 
-func (c *conn) handleMessage(typ websocket.MessageType, msg []byte) error {
+// handleMessage handles one message from the client. A panic in it (a
+// bug) fails this connection only, as when the reader ran on the HTTP
+// server's goroutine, which recovers handlers' panics.
+func (c *conn) handleMessage(typ websocket.MessageType, msg []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.srv.log.Error("tsunagi: panic handling a message", "sid", c.sid, "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("tsunagi: panic handling a message: %v", r)
+		}
+	}()
 	if typ == websocket.MessageBinary {
 		p, complete, err := c.dec.Binary(msg)
 		if err != nil || !complete {
