@@ -212,8 +212,8 @@ func newJSSocket(args []safejs.Value) (safejs.Value, error) {
 	s.OnConnect(func() { js.emitLocal("connect", nil) })
 	s.OnConnectError(func(err error) { js.emitLocal("connect_error", []safejs.Value{connectErrorValue(err)}) })
 	s.OnDisconnect(func(reason string) { js.emitLocal("disconnect", []safejs.Value{mustValue(reason)}) })
-	s.OnAny(func(event string, args shared.Args) { js.callAny(js.snapshotAny(false), event, args, nil) })
-	s.OnAnyOutgoing(func(event string, args shared.Args) { js.callAny(js.snapshotAny(true), event, args, nil) })
+	s.OnAny(func(event string, args shared.Args) { js.callAny(js.snapshotAny(false), event, args) })
+	s.OnAnyOutgoing(func(event string, args shared.Args) { js.callAny(js.snapshotAny(true), event, args) })
 	if err := js.install(); err != nil {
 		return safejs.Value{}, err
 	}
@@ -588,7 +588,7 @@ func (js *jsSocket) snapshotAny(out bool) []*jsListener {
 	return append([]*jsListener(nil), js.anyIn...)
 }
 
-func (js *jsSocket) callAny(ls []*jsListener, event string, a shared.Args, _ any) {
+func (js *jsSocket) callAny(ls []*jsListener, event string, a shared.Args) {
 	if len(ls) == 0 {
 		return
 	}
