@@ -2,9 +2,7 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -31,6 +29,7 @@ var heldPool = sync.Pool{New: func() any { b := make([]byte, 0, maxHeld); return
 // Every write to the socket is bounded by timeout.
 type batchConn struct {
 	net.Conn
+	readSide
 	timeout time.Duration
 	writes  atomic.Int64 // write syscalls, for tests
 
@@ -41,7 +40,9 @@ type batchConn struct {
 }
 
 func newBatchConn(c net.Conn, timeout time.Duration) *batchConn {
-	return &batchConn{Conn: c, timeout: timeout}
+	b := &batchConn{Conn: c, timeout: timeout}
+	b.initWait()
+	return b
 }
 
 // hold starts buffering writes.
@@ -196,6 +197,7 @@ type hijackResponse struct {
 	hj      http.Hijacker
 	timeout time.Duration
 	conn    *batchConn
+	br      *bufio.Reader // what coder/websocket reads frames through
 }
 
 // wrapHijack returns w wrapped to hand out a batchConn, or w itself when
@@ -229,14 +231,15 @@ func (h *hijackResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	h.conn = newBatchConn(nc, h.timeout)
 	// Smaller buffers than the HTTP server's 4 KB each, which an idle
-	// connection would hold for its life.
+	// connection would hold for its life. What the client sent behind its
+	// upgrade request, already in the HTTP server's buffer, is read first.
 	brw.Writer = bufio.NewWriterSize(h.conn, writeBufSize)
-	if n := brw.Reader.Buffered(); n <= readBufSize {
+	if n := brw.Reader.Buffered(); n > 0 {
 		b, _ := brw.Reader.Peek(n)
-		r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(b), nc), readBufSize)
-		r.Peek(n) // into r's buffer, which is all Accept keeps
-		brw.Reader = r
+		h.conn.preload(b)
 	}
+	h.br = bufio.NewReaderSize(h.conn, readBufSize)
+	brw.Reader = h.br
 	return h.conn, brw, nil
 }
 
@@ -245,12 +248,13 @@ func (h *hijackResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // batch in its own buffer, so it need only hold a frame header and a
 // control frame whole (at most 127 bytes from a server), to keep one
 // control frame in one Write for batchConn to pass at once.
-const writeBufSize = 512
+const writeBufSize = 128
 
 // readBufSize is the size of the bufio.Reader coder/websocket reads
-// frames through: small messages, alone or a few at once, take one read;
-// a payload larger than it is read straight into the message.
-const readBufSize = 1024
+// frames through, over the batchConn's pooled buffer (readPoolSize): a
+// frame header and a small payload in one fill; a longer payload is read
+// straight into the message.
+const readBufSize = 64
 
 // isTimeout reports whether err is a write that hit its deadline.
 func isTimeout(err error) bool {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -49,10 +50,14 @@ type frame struct {
 // conn is one Engine.IO connection: a WebSocket that carries the sockets
 // of one or more namespaces.
 type conn struct {
-	srv     *Server
-	ws      *websocket.Conn
-	bc      *batchConn // under ws: the writer batches through it
-	deflate bool       // permessage-deflate was negotiated
+	srv *Server
+	ws  *websocket.Conn
+	bc  *batchConn    // under ws: the writer batches through it
+	br  *bufio.Reader // between ws and bc: coder/websocket reads through it
+	// rgate keeps the reader's look at br and bc (awaitInput) apart from
+	// the close handshake, in which coder/websocket reads them itself.
+	rgate   sync.Mutex
+	deflate bool // permessage-deflate was negotiated
 	sid     string
 
 	// What Handshake needs of the HTTP request, which is not kept.
@@ -82,6 +87,7 @@ type conn struct {
 	closeCode    websocket.StatusCode
 	closed       bool
 	evict        *time.Timer // closes a slow client that did not drain in time
+	connectTimer *time.Timer // closes a connection that joins no namespace in time
 
 	taskRoom  chan struct{} // the dispatcher took a task from a full queue
 	connected atomic.Bool   // joined at least one namespace
@@ -97,12 +103,13 @@ const idleQueueCap = 4
 // waits, so a client that sends faster than its handlers run is not read.
 const maxTasks = 64
 
-func newConn(s *Server, ws *websocket.Conn, bc *batchConn, deflate bool, r *http.Request) *conn {
+func newConn(s *Server, ws *websocket.Conn, bc *batchConn, br *bufio.Reader, deflate bool, r *http.Request) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{
 		srv:      s,
 		ws:       ws,
 		bc:       bc,
+		br:       br,
 		deflate:  deflate,
 		sid:      newID(),
 		header:   r.Header,
@@ -120,8 +127,18 @@ func (c *conn) log(msg string, args ...any) {
 	c.srv.log.Info(msg, append([]any{"sid", c.sid, "remote", c.remote}, args...)...)
 }
 
-// run serves the connection until it closes.
+// run serves the connection until it closes. It is the connection's
+// reader, and what it keeps on its stack while it waits for input is all an
+// idle connection's goroutine holds once the garbage collector has shrunk
+// it: the setup and the teardown are functions of their own.
 func (c *conn) run() {
+	c.open()
+	c.readLoop()
+	c.teardown()
+}
+
+// open sends the open packet and starts the heartbeat and the connect timeout.
+func (c *conn) open() {
 	o := c.srv.opts
 	open := shared.OpenPacket{
 		SID:          c.sid,
@@ -131,22 +148,35 @@ func (c *conn) run() {
 	}
 	c.send(frame{typ: websocket.MessageText, data: open.Encode()})
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.heartbeatDue = time.Now().Add(o.PingInterval)
 	c.heartbeat = time.AfterFunc(o.PingInterval, c.onHeartbeat)
-	c.mu.Unlock()
-	connectTimer := time.AfterFunc(o.ConnectTimeout, func() {
+	c.connectTimer = time.AfterFunc(o.ConnectTimeout, func() {
 		if !c.connected.Load() {
 			c.close(ReasonConnectTimeout, websocket.StatusPolicyViolation)
 		}
 	})
+}
 
-	reason := c.readLoop()
-	connectTimer.Stop()
-	c.close(reason, websocket.StatusNormalClosure)
+// joined records that the client joined a namespace: the connect timeout
+// is over.
+func (c *conn) joined() {
+	c.connected.Store(true)
+	c.mu.Lock()
+	if c.connectTimer != nil {
+		c.connectTimer.Stop()
+		c.connectTimer = nil
+	}
+	c.mu.Unlock()
+}
+
+// teardown closes the connection once the reader has stopped, waits for the
+// writer and the dispatcher, and disconnects the sockets.
+func (c *conn) teardown() {
 	c.wg.Wait() // closed: nothing starts the writer or the dispatcher again
 
 	c.mu.Lock()
-	reason = c.closeReason
+	reason := c.closeReason
 	socks := make([]*Socket, 0, len(c.sockets))
 	for _, s := range c.sockets {
 		socks = append(socks, s)
@@ -154,6 +184,10 @@ func (c *conn) run() {
 	c.sockets = map[string]*Socket{}
 	c.queue, c.spare = nil, nil
 	c.heartbeat.Stop()
+	if c.connectTimer != nil {
+		c.connectTimer.Stop()
+		c.connectTimer = nil
+	}
 	if c.evict != nil {
 		c.evict.Stop()
 	}
@@ -163,46 +197,70 @@ func (c *conn) run() {
 	}
 }
 
-// readLoop reads until the connection fails and returns the reason.
-func (c *conn) readLoop() string {
+// readLoop reads and handles messages until the connection fails, and
+// closes it with the reason.
+func (c *conn) readLoop() {
 	for {
-		// Not c.ctx: under a ctx that can end, coder/websocket registers a
-		// context.AfterFunc per read, which an idle connection holds. The
-		// read ends when the socket closes (abort, finish).
-		typ, msg, err := c.ws.Read(context.Background())
-		if err != nil {
-			c.mu.Lock()
-			closed := c.closed
-			c.mu.Unlock()
-			switch {
-			case closed:
-				return ""
-			case websocket.CloseStatus(err) != -1:
-				return ReasonTransportClose
-			default:
-				var ce websocket.CloseError
-				if errors.As(err, &ce) {
-					return ReasonTransportClose
-				}
-				if strings.Contains(err.Error(), "read limited at") {
-					c.log("tsunagi: closing connection: message over maxPayload", "maxPayload", c.srv.opts.MaxPayload, "err", err)
-					return ReasonParseError
-				}
-				c.log("tsunagi: read failed", "err", err)
-				return ReasonTransportError
+		c.awaitInput()
+		if reason, ok := c.readMessage(); !ok {
+			c.close(reason, websocket.StatusNormalClosure)
+			return
+		}
+	}
+}
+
+// readMessage reads one message and handles it. When the connection fails
+// it reports false and why.
+func (c *conn) readMessage() (reason string, ok bool) {
+	// Not c.ctx: under a ctx that can end, coder/websocket registers a
+	// context.AfterFunc per read, which an idle connection holds. The read
+	// ends when the socket closes (abort, finish).
+	typ, msg, err := c.ws.Read(context.Background())
+	if err != nil {
+		c.mu.Lock()
+		closed := c.closed
+		c.mu.Unlock()
+		switch {
+		case closed:
+			return "", false
+		case websocket.CloseStatus(err) != -1:
+			return ReasonTransportClose, false
+		default:
+			var ce websocket.CloseError
+			if errors.As(err, &ce) {
+				return ReasonTransportClose, false
 			}
+			if strings.Contains(err.Error(), "read limited at") {
+				c.log("tsunagi: closing connection: message over maxPayload", "maxPayload", c.srv.opts.MaxPayload, "err", err)
+				return ReasonParseError, false
+			}
+			c.log("tsunagi: read failed", "err", err)
+			return ReasonTransportError, false
 		}
-		if typ == websocket.MessageText && !utf8.Valid(msg) {
-			// RFC 6455 §8.1: text that is not UTF-8 fails the connection.
-			c.log("tsunagi: closing connection: text message is not valid UTF-8")
-			c.close(ReasonParseError, websocket.StatusInvalidFramePayloadData)
-			return ReasonParseError
-		}
-		if err := c.handleMessage(typ, msg); err != nil {
-			c.log("tsunagi: closing connection after bad input", "err", err)
-			c.close(ReasonParseError, websocket.StatusPolicyViolation)
-			return ReasonParseError
-		}
+	}
+	if typ == websocket.MessageText && !utf8.Valid(msg) {
+		// RFC 6455 §8.1: text that is not UTF-8 fails the connection.
+		c.log("tsunagi: closing connection: text message is not valid UTF-8")
+		c.close(ReasonParseError, websocket.StatusInvalidFramePayloadData)
+		return ReasonParseError, false
+	}
+	if err := c.handleMessage(typ, msg); err != nil {
+		c.log("tsunagi: closing connection after bad input", "err", err)
+		c.close(ReasonParseError, websocket.StatusPolicyViolation)
+		return ReasonParseError, false
+	}
+	return "", true
+}
+
+// awaitInput returns when the client has sent something: at once if bytes
+// wait in a buffer, else once the socket has input. The reader waits here,
+// with a shallow stack, rather than in coder/websocket's read.
+func (c *conn) awaitInput() {
+	c.rgate.Lock()
+	idle := c.br.Buffered() == 0 && !c.bc.buffered()
+	c.rgate.Unlock()
+	if idle {
+		c.bc.waitReadable()
 	}
 }
 
@@ -400,7 +458,7 @@ func (c *conn) connect(p shared.Packet) {
 			s.Join(rooms...)
 			c.sendPacket(&shared.Packet{Type: shared.Connect, Namespace: p.Namespace, ID: shared.NoID, Data: connectReply(s)})
 		}) {
-			c.connected.Store(true)
+			c.joined()
 			ns.connected(s)
 			return
 		}
@@ -411,7 +469,7 @@ func (c *conn) connect(p shared.Packet) {
 			c.removeSocket(s)
 			continue
 		}
-		c.connected.Store(true)
+		c.joined()
 		c.sendPacket(&shared.Packet{Type: shared.Connect, Namespace: p.Namespace, ID: shared.NoID, Data: connectReply(s)})
 		ns.connected(s)
 		return
@@ -663,7 +721,9 @@ func (c *conn) finish(reason string, code websocket.StatusCode) {
 	case ReasonTransportClose, ReasonTransportError, "":
 		c.ws.CloseNow()
 	default:
+		c.rgate.Lock()
 		c.ws.Close(code, reason)
+		c.rgate.Unlock()
 	}
 	c.cancel()
 }

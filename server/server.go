@@ -314,7 +314,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(s.opts.MaxPayload)
 	deflate := strings.Contains(w.Header().Get("Sec-WebSocket-Extensions"), "permessage-deflate")
-	c := newConn(s, ws, hj.conn, deflate, r)
+	c := newConn(s, ws, hj.conn, hj.br, deflate, r)
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()
