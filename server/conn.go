@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -57,7 +58,8 @@ type conn struct {
 	// rgate keeps the reader's look at br and bc (awaitInput) apart from
 	// the close handshake, in which coder/websocket reads them itself.
 	rgate   sync.Mutex
-	deflate bool // permessage-deflate was negotiated
+	park    parkState // the idler's, while the socket is quiet
+	deflate bool      // permessage-deflate was negotiated
 	sid     string
 
 	// What Handshake needs of the HTTP request, which is not kept.
@@ -127,14 +129,26 @@ func (c *conn) log(msg string, args ...any) {
 	c.srv.log.Info(msg, append([]any{"sid", c.sid, "remote", c.remote}, args...)...)
 }
 
-// run serves the connection until it closes. It is the connection's
-// reader, and what it keeps on its stack while it waits for input is all an
-// idle connection's goroutine holds once the garbage collector has shrunk
-// it: the setup and the teardown are functions of their own.
+// run serves the connection until it closes.
 func (c *conn) run() {
 	c.open()
-	c.readLoop()
+	c.serve()
+}
+
+// serve reads until the connection closes, then tears it down, unless its
+// socket goes quiet: then the server's idler holds it, without a
+// goroutine, and calls serve again when the socket has input or closes.
+func (c *conn) serve() {
+	if c.readLoop() {
+		return
+	}
 	c.teardown()
+	s := c.srv
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.idle.remove()
+	s.wg.Done()
 }
 
 // open sends the open packet and starts the heartbeat and the connect timeout.
@@ -198,20 +212,26 @@ func (c *conn) teardown() {
 }
 
 // readLoop reads and handles messages until the connection fails, and
-// closes it with the reason.
-func (c *conn) readLoop() {
+// closes it with the reason; or until the socket has been quiet for a
+// while: then it hands the connection to the idler and reports true.
+func (c *conn) readLoop() (parked bool) {
+	quiet := false
 	for {
-		c.awaitInput()
-		if reason, ok := c.readMessage(); !ok {
-			c.close(reason, websocket.StatusNormalClosure)
-			return
+		if c.awaitInput(quiet) && c.srv.idle.park(c) {
+			return true
 		}
+		reason, heartbeat, ok := c.readMessage()
+		if !ok {
+			c.close(reason, websocket.StatusNormalClosure)
+			return false
+		}
+		quiet = heartbeat
 	}
 }
 
-// readMessage reads one message and handles it. When the connection fails
-// it reports false and why.
-func (c *conn) readMessage() (reason string, ok bool) {
+// readMessage reads one message and handles it, and reports whether it
+// was a heartbeat's pong. When the connection fails it reports false and why.
+func (c *conn) readMessage() (reason string, pong, ok bool) {
 	// Not c.ctx: under a ctx that can end, coder/websocket registers a
 	// context.AfterFunc per read, which an idle connection holds. The read
 	// ends when the socket closes (abort, finish).
@@ -222,46 +242,55 @@ func (c *conn) readMessage() (reason string, ok bool) {
 		c.mu.Unlock()
 		switch {
 		case closed:
-			return "", false
+			return "", false, false
 		case websocket.CloseStatus(err) != -1:
-			return ReasonTransportClose, false
+			return ReasonTransportClose, false, false
 		default:
 			var ce websocket.CloseError
-			if errors.As(err, &ce) {
-				return ReasonTransportClose, false
+			if errors.As(err, &ce) || errors.Is(err, io.EOF) {
+				// A hang-up without a close frame is "transport close" too, as in Socket.IO.
+				return ReasonTransportClose, false, false
 			}
 			if strings.Contains(err.Error(), "read limited at") {
 				c.log("tsunagi: closing connection: message over maxPayload", "maxPayload", c.srv.opts.MaxPayload, "err", err)
-				return ReasonParseError, false
+				return ReasonParseError, false, false
 			}
 			c.log("tsunagi: read failed", "err", err)
-			return ReasonTransportError, false
+			return ReasonTransportError, false, false
 		}
 	}
 	if typ == websocket.MessageText && !utf8.Valid(msg) {
 		// RFC 6455 §8.1: text that is not UTF-8 fails the connection.
 		c.log("tsunagi: closing connection: text message is not valid UTF-8")
 		c.close(ReasonParseError, websocket.StatusInvalidFramePayloadData)
-		return ReasonParseError, false
+		return ReasonParseError, false, false
 	}
 	if err := c.handleMessage(typ, msg); err != nil {
 		c.log("tsunagi: closing connection after bad input", "err", err)
 		c.close(ReasonParseError, websocket.StatusPolicyViolation)
-		return ReasonParseError, false
+		return ReasonParseError, false, false
 	}
-	return "", true
+	return "", typ == websocket.MessageText && len(msg) == 1 && msg[0] == byte(shared.EIOPong), true
 }
 
 // awaitInput returns when the client has sent something: at once if bytes
 // wait in a buffer, else once the socket has input. The reader waits here,
-// with a shallow stack, rather than in coder/websocket's read.
-func (c *conn) awaitInput() {
+// in Go's poller, rather than in coder/websocket's read. It reports true,
+// with no input there, when the connection is to be parked: after a pong
+// (quiet), or when the idler ended a long wait.
+func (c *conn) awaitInput(quiet bool) (park bool) {
 	c.rgate.Lock()
 	idle := c.br.Buffered() == 0 && !c.bc.buffered()
 	c.rgate.Unlock()
-	if idle {
-		c.bc.waitReadable()
+	if !idle || c.bc.raw == nil {
+		return false
 	}
+	if quiet {
+		return true
+	}
+	c.waitStart()
+	err := c.bc.waitReadable()
+	return c.waitEnd() && err != nil
 }
 
 // handleMessage handles one message from the client. A panic in it (a
@@ -713,6 +742,7 @@ func (c *conn) abort(reason string) {
 	// end CloseNow would wait for) and the read, whose ctx cannot end it.
 	c.bc.Close()
 	c.ws.CloseNow()
+	c.srv.idle.unpark(c)
 }
 
 // finish sends the close frame and stops the reader.
@@ -726,4 +756,5 @@ func (c *conn) finish(reason string, code websocket.StatusCode) {
 		c.rgate.Unlock()
 	}
 	c.cancel()
+	c.srv.idle.unpark(c)
 }

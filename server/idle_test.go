@@ -100,13 +100,19 @@ func TestIdleConnectionMemory(t *testing.T) {
 	gPerConn := float64(s.goroutines) / float64(n)
 	t.Logf("%d idle connections: %.0f bytes/conn (heap %.0f, stacks %.0f), %.2f goroutines/conn",
 		n, perConn, float64(s.heap)/float64(n), float64(s.stack)/float64(n), gPerConn)
-	if gPerConn > 1.1 {
-		t.Errorf("%.2f goroutines per idle connection, want 1 (the reader)", gPerConn)
+	// On Linux the server's idler holds quiet connections without a
+	// goroutine; elsewhere each keeps its reader.
+	wantG, maxPerConn := 1.0, 18<<10
+	if runtime.GOOS == "linux" {
+		// 37.8 KB before idle connections shed their writer and dispatcher
+		// goroutines, the HTTP server's goroutine and request, and 6 KB of
+		// buffers; 13.8 KB before the idler and the pooled read buffer.
+		wantG, maxPerConn = 0, 10<<10
 	}
-	// 37.8 KB before idle connections shed their writer and dispatcher
-	// goroutines, the HTTP server's goroutine and request, and 6 KB of buffers.
-	const maxPerConn = 18 << 10
-	if !raceEnabled && perConn > maxPerConn {
+	if gPerConn > wantG+0.1 {
+		t.Errorf("%.2f goroutines per idle connection, want %.0f", gPerConn, wantG)
+	}
+	if !raceEnabled && perConn > float64(maxPerConn) {
 		t.Errorf("%.0f bytes per idle connection, want at most %d", perConn, maxPerConn)
 	}
 }

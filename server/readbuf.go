@@ -82,12 +82,9 @@ func (b *batchConn) Read(p []byte) (int, error) {
 // buffered reports whether bytes read from the socket wait to be handed out.
 func (b *batchConn) buffered() bool { return b.rbuf != nil }
 
-// waitReadable returns once the socket has input (or is closed), without
-// reading it, or at once when the socket cannot be waited on.
-func (b *batchConn) waitReadable() {
-	if b.raw == nil {
-		return
-	}
+// waitReadable returns once the socket has input, without reading it, or
+// with an error: closed, or a read deadline passed (the idler's kick).
+func (b *batchConn) waitReadable() error {
 	b.woken = false
-	b.raw.Read(b.ready) // an error (closed, deadline) is the next read's too
+	return b.raw.Read(b.ready)
 }

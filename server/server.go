@@ -118,6 +118,7 @@ type Server struct {
 	conns    map[*conn]struct{}
 	shutdown bool
 	wg       sync.WaitGroup
+	idle     idler // quiet connections, without a goroutine each
 
 	beforeBatch func(*conn) // test hook: the writer is about to take its queue
 	noCoalesce  bool        // benchmarks: one write syscall per message, as before coalescing
@@ -132,6 +133,7 @@ func New(opts *Options) *Server {
 		nsps:  map[string]*Namespace{},
 		conns: map[*conn]struct{}{},
 	}
+	s.idle.srv = s
 	s.Of("/")
 	return s
 }
@@ -327,13 +329,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// returns: the HTTP server's goroutine, with its deep stack, and the
 	// request end with it.
 	served = true
-	go func() {
-		defer s.wg.Done()
-		c.run()
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-	}()
+	s.idle.add()
+	go c.run() // c.serve ends with s.wg.Done
 }
 
 // Shutdown stops accepting connections, disconnects every client with reason
