@@ -96,15 +96,75 @@ type Adapter interface {
 type MemoryAdapter struct {
 	ns    *Namespace
 	mu    sync.RWMutex
-	rooms map[string]map[string]struct{} // room → socket ids
-	sids  map[string]map[string]struct{} // socket id → rooms
+	rooms map[string]idSet // room → socket ids
+	sids  map[string]idSet // socket id → rooms
+}
+
+// idSet is a set of strings that keeps a single member without a map: most
+// rooms are a socket's own, and most sockets are in that room only.
+type idSet struct {
+	one  string // the member, when it is the only one (has1)
+	has1 bool
+	m    map[string]struct{} // two members or more
+}
+
+func (s *idSet) add(v string) {
+	switch {
+	case s.m != nil:
+		s.m[v] = struct{}{}
+	case !s.has1:
+		s.one, s.has1 = v, true
+	case s.one != v:
+		s.m = map[string]struct{}{s.one: {}, v: {}}
+		s.one, s.has1 = "", false
+	}
+}
+
+func (s *idSet) del(v string) {
+	switch {
+	case s.m != nil:
+		delete(s.m, v)
+	case s.has1 && s.one == v:
+		s.one, s.has1 = "", false
+	}
+}
+
+func (s idSet) len() int {
+	if s.m != nil {
+		return len(s.m)
+	}
+	if s.has1 {
+		return 1
+	}
+	return 0
+}
+
+func (s idSet) has(v string) bool {
+	if s.m != nil {
+		_, ok := s.m[v]
+		return ok
+	}
+	return s.has1 && s.one == v
+}
+
+// all yields the members.
+func (s idSet) all(yield func(string) bool) {
+	if s.has1 {
+		yield(s.one)
+		return
+	}
+	for v := range s.m {
+		if !yield(v) {
+			return
+		}
+	}
 }
 
 var _ Adapter = (*MemoryAdapter)(nil)
 
 // NewMemoryAdapter returns an empty in-memory adapter for ns.
 func NewMemoryAdapter(ns *Namespace) *MemoryAdapter {
-	return &MemoryAdapter{ns: ns, rooms: map[string]map[string]struct{}{}, sids: map[string]map[string]struct{}{}}
+	return &MemoryAdapter{ns: ns, rooms: map[string]idSet{}, sids: map[string]idSet{}}
 }
 
 // AddAll implements Adapter.
@@ -112,19 +172,13 @@ func (a *MemoryAdapter) AddAll(id string, rooms []string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	mine := a.sids[id]
-	if mine == nil {
-		mine = map[string]struct{}{}
-		a.sids[id] = mine
-	}
 	for _, r := range rooms {
-		mine[r] = struct{}{}
+		mine.add(r)
 		m := a.rooms[r]
-		if m == nil {
-			m = map[string]struct{}{}
-			a.rooms[r] = m
-		}
-		m[id] = struct{}{}
+		m.add(id)
+		a.rooms[r] = m
 	}
+	a.sids[id] = mine
 }
 
 // Del implements Adapter.
@@ -135,13 +189,16 @@ func (a *MemoryAdapter) Del(id, room string) {
 }
 
 func (a *MemoryAdapter) del(id, room string) {
-	if mine := a.sids[id]; mine != nil {
-		delete(mine, room)
+	if mine, ok := a.sids[id]; ok {
+		mine.del(room)
+		a.sids[id] = mine
 	}
-	if m := a.rooms[room]; m != nil {
-		delete(m, id)
-		if len(m) == 0 {
+	if m, ok := a.rooms[room]; ok {
+		m.del(id)
+		if m.len() == 0 {
 			delete(a.rooms, room)
+		} else {
+			a.rooms[room] = m
 		}
 	}
 }
@@ -150,10 +207,18 @@ func (a *MemoryAdapter) del(id, room string) {
 func (a *MemoryAdapter) DelAll(id string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for r := range a.sids[id] {
-		a.del(id, r)
-	}
+	mine := a.sids[id]
 	delete(a.sids, id)
+	for r := range mine.all {
+		if m, ok := a.rooms[r]; ok {
+			m.del(id)
+			if m.len() == 0 {
+				delete(a.rooms, r)
+			} else {
+				a.rooms[r] = m
+			}
+		}
+	}
 }
 
 // SocketRooms implements Adapter.
@@ -164,8 +229,8 @@ func (a *MemoryAdapter) SocketRooms(id string) []string {
 	if !ok {
 		return nil
 	}
-	out := make([]string, 0, len(mine))
-	for r := range mine {
+	out := make([]string, 0, mine.len())
+	for r := range mine.all {
 		out = append(out, r)
 	}
 	return out
@@ -194,7 +259,7 @@ func (a *MemoryAdapter) selectIDs(opts BroadcastOptions) []string {
 	if len(opts.Except) > 0 {
 		except = map[string]struct{}{}
 		for _, r := range opts.Except {
-			for id := range a.rooms[r] {
+			for id := range a.rooms[r].all {
 				except[id] = struct{}{}
 			}
 		}
@@ -214,7 +279,7 @@ func (a *MemoryAdapter) selectIDs(opts BroadcastOptions) []string {
 		seen = map[string]struct{}{}
 	}
 	for _, r := range opts.Rooms {
-		for id := range a.rooms[r] {
+		for id := range a.rooms[r].all {
 			if _, no := except[id]; no {
 				continue
 			}
@@ -279,7 +344,7 @@ func (a *MemoryAdapter) FetchSockets(_ context.Context, opts BroadcastOptions) (
 	socks := a.selectSockets(opts)
 	out := make([]SocketInfo, 0, len(socks))
 	for _, s := range socks {
-		out = append(out, SocketInfo{ID: s.id, Handshake: s.handshake, Rooms: s.Rooms(), Data: s.Data()})
+		out = append(out, SocketInfo{ID: s.id, Handshake: s.Handshake(), Rooms: s.Rooms(), Data: s.Data()})
 	}
 	return out, nil
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -64,7 +63,7 @@ type conn struct {
 
 	// What Handshake needs of the HTTP request, which is not kept.
 	header http.Header
-	url    *url.URL
+	uri    string // as the client sent it
 	remote string
 
 	ctx    context.Context
@@ -115,7 +114,7 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, br *bufio.Reader, def
 		deflate:  deflate,
 		sid:      newID(),
 		header:   r.Header,
-		url:      r.URL,
+		uri:      requestURI(r),
 		remote:   r.RemoteAddr,
 		ctx:      ctx,
 		cancel:   cancel,
@@ -452,7 +451,7 @@ func (c *conn) safeCall(what string, fn func() error) {
 // connect runs the namespace middleware and, when it passes, creates the
 // socket. A dynamic namespace's child is created here, on first CONNECT.
 func (c *conn) connect(p shared.Packet) {
-	hs := c.handshake(p.Data)
+	hs := c.handshake(p.Data, time.Now())
 	for attempt := 0; ; attempt++ {
 		ns := c.srv.lookup(c, p.Namespace, hs)
 		if ns == nil || attempt == 3 {
@@ -757,4 +756,12 @@ func (c *conn) finish(reason string, code websocket.StatusCode) {
 	}
 	c.cancel()
 	c.srv.idle.unpark(c)
+}
+
+// requestURI is r's request target as the client sent it.
+func requestURI(r *http.Request) string {
+	if r.RequestURI != "" {
+		return r.RequestURI
+	}
+	return r.URL.RequestURI() // a request that did not come from a client
 }

@@ -447,3 +447,41 @@ func TestCrossOrigin(t *testing.T) {
 		t.Fatal("allowed origin refused")
 	}
 }
+
+// Handshake describes the HTTP request and the CONNECT, whenever it is asked.
+func TestHandshakeFields(t *testing.T) {
+	t.Parallel()
+	srv, base, _ := start(t, nil)
+	got := make(chan server.Handshake, 1)
+	srv.OnConnection(func(s *server.Socket) { got <- s.Handshake() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	before := time.Now()
+	h := http.Header{"X-Test": {"yes"}}
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/socket.io/?EIO=4&transport=websocket&room=a%20b", &websocket.DialOptions{HTTPHeader: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	readText(t, ws)
+	writeText(t, ws, `40{"token":"t"}`)
+	hs := recv(t, got)
+	if hs.URL != "/socket.io/?EIO=4&transport=websocket&room=a%20b" {
+		t.Errorf("URL %q", hs.URL)
+	}
+	if hs.Query.Get("room") != "a b" || hs.Query.Get("EIO") != "4" {
+		t.Errorf("Query %v", hs.Query)
+	}
+	if hs.Headers.Get("X-Test") != "yes" {
+		t.Errorf("Headers %v", hs.Headers)
+	}
+	if string(hs.Auth) != `{"token":"t"}` {
+		t.Errorf("Auth %s", hs.Auth)
+	}
+	if !strings.HasPrefix(hs.Address, "127.0.0.1:") {
+		t.Errorf("Address %q", hs.Address)
+	}
+	if hs.Time.Before(before) || time.Since(hs.Time) > time.Minute {
+		t.Errorf("Time %v, connected after %v", hs.Time, before)
+	}
+}

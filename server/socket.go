@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,10 +29,11 @@ type Handshake struct {
 
 // Socket is one client connected to one namespace.
 type Socket struct {
-	conn      *conn
-	nsp       *Namespace
-	id        string
-	handshake Handshake
+	conn     *conn
+	nsp      *Namespace
+	id       string
+	auth     json.RawMessage // of the CONNECT: the rest of Handshake is the conn's
+	joinedAt time.Time
 
 	reg shared.Registry
 
@@ -52,21 +54,26 @@ func newSocket(c *conn, ns *Namespace, hs Handshake) *Socket {
 		conn:      c,
 		nsp:       ns,
 		id:        newID(),
-		handshake: hs,
+		auth:      hs.Auth,
+		joinedAt:  hs.Time,
 		acks:      map[int64]func(shared.Args, error){},
 		connected: true,
 	}
 }
 
-// handshake describes the connection's HTTP request and a CONNECT's auth payload.
-func (c *conn) handshake(auth json.RawMessage) Handshake {
+// handshake describes the connection's HTTP request and a CONNECT's auth
+// payload. It is made when asked for: an idle socket keeps only the auth
+// payload and the time, the conn the request's headers and URI.
+func (c *conn) handshake(auth json.RawMessage, at time.Time) Handshake {
+	_, rawQuery, _ := strings.Cut(c.uri, "?")
+	query, _ := url.ParseQuery(rawQuery) // as url.URL.Query: what parses
 	return Handshake{
 		Headers: c.header,
-		Query:   c.url.Query(),
+		Query:   query,
 		Auth:    auth,
 		Address: c.remote,
-		Time:    time.Now(),
-		URL:     c.url.String(),
+		Time:    at,
+		URL:     c.uri,
 	}
 }
 
@@ -82,7 +89,7 @@ func (s *Socket) Recovered() bool { return s.recovered }
 func (s *Socket) Namespace() *Namespace { return s.nsp }
 
 // Handshake is what the client sent when it connected.
-func (s *Socket) Handshake() Handshake { return s.handshake }
+func (s *Socket) Handshake() Handshake { return s.conn.handshake(s.auth, s.joinedAt) }
 
 // Connected reports whether the socket is still connected.
 func (s *Socket) Connected() bool {
