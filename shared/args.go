@@ -5,11 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"reflect"
-	"slices"
-	"strconv"
-	"sync"
-	"unicode/utf8"
 )
 
 // Args are the arguments of an event or an ack as they came off the wire:
@@ -130,10 +125,7 @@ func (a Args) Decode(i int, v any) error {
 		raw = json.RawMessage("null")
 	}
 	if len(a.bufs) == 0 || !bytes.Contains(raw, placeholderKey) {
-		if ok, err := fastDecode(raw, v); ok {
-			return err
-		}
-		return json.Unmarshal(raw, v)
+		return Unmarshal(raw, v)
 	}
 	if bp, ok := v.(*[]byte); ok {
 		if n, ok := placeholderNum(raw); ok && n < len(a.bufs) {
@@ -141,17 +133,17 @@ func (a Args) Decode(i int, v any) error {
 			return nil
 		}
 	}
-	// Rewrite placeholders as base64 strings, which encoding/json decodes into
-	// []byte. Numbers stay json.Numbers, so integers keep their precision.
+	// Rewrite placeholders as base64 strings, which decode into []byte.
+	// Numbers stay json.Numbers, so integers keep their precision.
 	tree, err := a.tree(i, true)
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(tree) // []byte values marshal as base64
+	b, err := Marshal(tree) // []byte values marshal as base64
 	if err != nil {
 		return err
 	}
-	return json.Unmarshal(b, v)
+	return Unmarshal(b, v)
 }
 
 // Value returns argument i as a generic value: nil, bool, float64, string,
@@ -163,17 +155,9 @@ func (a Args) tree(i int, useNumber bool) (any, error) {
 	if raw == nil {
 		return nil, nil
 	}
-	var v any
-	if !useNumber || !json.Valid(raw) {
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return nil, err
-		}
-	} else {
-		d := json.NewDecoder(bytes.NewReader(raw))
-		d.UseNumber()
-		if err := d.Decode(&v); err != nil {
-			return nil, err
-		}
+	v, err := decodeAny(raw, useNumber)
+	if err != nil {
+		return nil, err
 	}
 	if len(a.bufs) == 0 {
 		return v, nil
@@ -201,7 +185,7 @@ func placeholderNum(raw []byte) (int, bool) {
 		P   bool `json:"_placeholder"`
 		Num *int `json:"num"`
 	}
-	if json.Unmarshal(raw, &ph) != nil || !ph.P || ph.Num == nil || *ph.Num < 0 {
+	if Unmarshal(raw, &ph) != nil || !ph.P || ph.Num == nil || *ph.Num < 0 {
 		return 0, false
 	}
 	return *ph.Num, true
@@ -247,473 +231,10 @@ func checkPlaceholders(data []byte, n int) error {
 	if !bytes.Contains(data, placeholderKey) {
 		return nil
 	}
-	var v any
-	if err := json.Unmarshal(data, &v); err != nil {
+	v, err := decodeAny(data, false)
+	if err != nil {
 		return parseErr("%v", err)
 	}
-	_, err := resolve(v, make([][]byte, n))
+	_, err = resolve(v, make([][]byte, n))
 	return err
-}
-
-// Encoder appends arguments as JSON, turning []byte values into binary
-// attachments with placeholders. The zero value is ready to use.
-type Encoder struct {
-	Buf     []byte
-	Buffers [][]byte
-}
-
-// AppendArgs appends `[name,args…]` (or `[args…]` when name is empty) to e.Buf.
-func (e *Encoder) AppendArgs(name string, args []any) error {
-	e.Buf = append(e.Buf, '[')
-	if name != "" {
-		e.Buf = appendString(e.Buf, name)
-	}
-	for i, a := range args {
-		if i > 0 || name != "" {
-			e.Buf = append(e.Buf, ',')
-		}
-		if err := e.appendValue(a, 0); err != nil {
-			return err
-		}
-	}
-	e.Buf = append(e.Buf, ']')
-	return nil
-}
-
-// maxDepth bounds the nesting of encoded values, so that a cyclic value
-// returns an error instead of exhausting the stack. It is the nesting that
-// encoding/json accepts when decoding.
-const maxDepth = 10000
-
-var errTooDeep = fmt.Errorf("tsunagi: value nested more than %d levels deep (cyclic?)", maxDepth)
-
-func (e *Encoder) appendValue(v any, depth int) error {
-	if depth > maxDepth {
-		return errTooDeep
-	}
-	switch t := v.(type) {
-	case nil:
-		e.Buf = append(e.Buf, "null"...)
-	case string:
-		e.Buf = appendString(e.Buf, t)
-	case bool:
-		e.Buf = strconv.AppendBool(e.Buf, t)
-	case int:
-		e.Buf = strconv.AppendInt(e.Buf, int64(t), 10)
-	case int64:
-		e.Buf = strconv.AppendInt(e.Buf, t, 10)
-	case float64:
-		if math.IsInf(t, 0) || math.IsNaN(t) {
-			e.Buf = append(e.Buf, "null"...)
-		} else {
-			e.Buf = appendFloat(e.Buf, t)
-		}
-	case []byte:
-		e.Buf = append(e.Buf, `{"_placeholder":true,"num":`...)
-		e.Buf = strconv.AppendInt(e.Buf, int64(len(e.Buffers)), 10)
-		e.Buf = append(e.Buf, '}')
-		e.Buffers = append(e.Buffers, t)
-	case json.RawMessage:
-		if !json.Valid(t) {
-			return fmt.Errorf("tsunagi: invalid json.RawMessage argument")
-		}
-		e.Buf = append(e.Buf, t...)
-	case []any:
-		e.Buf = append(e.Buf, '[')
-		for i, x := range t {
-			if i > 0 {
-				e.Buf = append(e.Buf, ',')
-			}
-			if err := e.appendValue(x, depth+1); err != nil {
-				return err
-			}
-		}
-		e.Buf = append(e.Buf, ']')
-	case map[string]any:
-		keys := make([]string, 0, len(t))
-		for k := range t {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		e.Buf = append(e.Buf, '{')
-		for i, k := range keys {
-			if i > 0 {
-				e.Buf = append(e.Buf, ',')
-			}
-			e.Buf = appendString(e.Buf, k)
-			e.Buf = append(e.Buf, ':')
-			if err := e.appendValue(t[k], depth+1); err != nil {
-				return err
-			}
-		}
-		e.Buf = append(e.Buf, '}')
-	default:
-		if hasBytes(reflect.TypeOf(v)) {
-			return e.appendReflect(reflect.ValueOf(v), depth)
-		}
-		if err := e.appendJSON(v); err != nil {
-			return fmt.Errorf("tsunagi: %w", err)
-		}
-	}
-	return nil
-}
-
-// jsonAppender is a json.Encoder writing at the end of a byte slice; pooled
-// so that encoding a value appends to Encoder.Buf without allocating.
-type jsonAppender struct {
-	buf []byte
-	enc *json.Encoder
-}
-
-func (j *jsonAppender) Write(p []byte) (int, error) {
-	j.buf = append(j.buf, p...)
-	return len(p), nil
-}
-
-var jsonAppenders = sync.Pool{New: func() any {
-	j := &jsonAppender{}
-	j.enc = json.NewEncoder(j) // HTML escaping on, as json.Marshal does
-	return j
-}}
-
-// appendJSON appends json.Marshal(v) to e.Buf.
-func (e *Encoder) appendJSON(v any) error {
-	j := jsonAppenders.Get().(*jsonAppender)
-	j.buf = e.Buf
-	err := j.enc.Encode(v) // writes nothing on error
-	if err == nil {
-		e.Buf = j.buf[:len(j.buf)-1] // drop Encode's newline
-	}
-	j.buf = nil
-	jsonAppenders.Put(j)
-	return err
-}
-
-var bytesType = reflect.TypeFor[[]byte]()
-
-// hasBytes reports whether values of t may hold a []byte that should travel
-// as an attachment (a struct field, slice element or map value).
-func hasBytes(t reflect.Type) bool {
-	if t == nil {
-		return false
-	}
-	if b, ok := hasBytesCache.Load(t); ok {
-		return b.(bool)
-	}
-	b := hasBytesSeen(t, map[reflect.Type]bool{})
-	hasBytesCache.Store(t, b)
-	return b
-}
-
-var hasBytesCache sync.Map // reflect.Type → bool
-
-func hasBytesSeen(t reflect.Type, seen map[reflect.Type]bool) bool {
-	if t == nil || seen[t] {
-		return false
-	}
-	seen[t] = true
-	if t == bytesType {
-		return true
-	}
-	if t.Implements(jsonMarshaler) || reflect.PointerTo(t).Implements(jsonMarshaler) {
-		return false
-	}
-	switch t.Kind() {
-	case reflect.Pointer, reflect.Slice, reflect.Array:
-		return hasBytesSeen(t.Elem(), seen)
-	case reflect.Map:
-		return hasBytesSeen(t.Elem(), seen)
-	case reflect.Struct:
-		for i := 0; i < t.NumField(); i++ {
-			if f := t.Field(i); (f.IsExported() || f.Anonymous) && hasBytesSeen(f.Type, seen) {
-				return true
-			}
-		}
-	case reflect.Interface:
-		return true
-	}
-	return false
-}
-
-var jsonMarshaler = reflect.TypeFor[json.Marshaler]()
-
-// appendFloat formats f as encoding/json and JavaScript do: no exponent
-// between 1e-6 and 1e21.
-func appendFloat(dst []byte, f float64) []byte {
-	abs := math.Abs(f)
-	format := byte('f')
-	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	dst = strconv.AppendFloat(dst, f, format, -1, 64)
-	if n := len(dst); format == 'e' && n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
-		dst[n-2] = dst[n-1] // e-09 → e-9
-		dst = dst[:n-1]
-	}
-	return dst
-}
-
-// appendReflect encodes v through a generic tree in which []byte values stay
-// []byte, so appendValue turns them into attachments.
-func (e *Encoder) appendReflect(v reflect.Value, depth int) error {
-	tree, err := toTree(v, depth)
-	if err != nil {
-		return err
-	}
-	return e.appendValue(tree, depth)
-}
-
-func toTree(v reflect.Value, depth int) (any, error) {
-	if depth > maxDepth {
-		return nil, errTooDeep
-	}
-	if !v.IsValid() {
-		return nil, nil
-	}
-	if v.Type() == bytesType {
-		if v.IsNil() {
-			return nil, nil
-		}
-		return v.Bytes(), nil
-	}
-	if v.Type().Implements(jsonMarshaler) || v.Kind() == reflect.Struct && reflect.PointerTo(v.Type()).Implements(jsonMarshaler) {
-		return marshalRaw(v.Interface())
-	}
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface:
-		if v.IsNil() {
-			return nil, nil
-		}
-		return toTree(v.Elem(), depth+1)
-	case reflect.Slice, reflect.Array:
-		if v.Kind() == reflect.Slice && v.IsNil() {
-			return nil, nil
-		}
-		out := make([]any, v.Len())
-		for i := range out {
-			x, err := toTree(v.Index(i), depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = x
-		}
-		return out, nil
-	case reflect.Map:
-		if v.Type().Key().Kind() != reflect.String {
-			break
-		}
-		if v.IsNil() {
-			return nil, nil
-		}
-		out := make(map[string]any, v.Len())
-		it := v.MapRange()
-		for it.Next() {
-			x, err := toTree(it.Value(), depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[it.Key().String()] = x
-		}
-		return out, nil
-	case reflect.Struct:
-		return structTree(v, depth)
-	}
-	return marshalRaw(v.Interface())
-}
-
-func marshalRaw(v any) (any, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("tsunagi: %w", err)
-	}
-	return json.RawMessage(b), nil
-}
-
-type isZeroer interface{ IsZero() bool }
-
-var isZeroerType = reflect.TypeFor[isZeroer]()
-
-// isEmpty is encoding/json's test for omitempty.
-func isEmpty(v reflect.Value) bool {
-	switch v.Kind() {
-	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
-		return v.Len() == 0
-	case reflect.Bool,
-		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.Float32, reflect.Float64,
-		reflect.Interface, reflect.Pointer:
-		return v.IsZero()
-	}
-	return false
-}
-
-// isZero is encoding/json's test for omitzero: the IsZero method if there
-// is one, else the zero value.
-func isZero(v reflect.Value) bool {
-	t := v.Type()
-	switch {
-	case t.Implements(isZeroerType):
-		if (t.Kind() == reflect.Pointer || t.Kind() == reflect.Interface) && v.IsNil() {
-			return true
-		}
-		return v.Interface().(isZeroer).IsZero()
-	case reflect.PointerTo(t).Implements(isZeroerType) && v.CanAddr():
-		return v.Addr().Interface().(isZeroer).IsZero()
-	case reflect.PointerTo(t).Implements(isZeroerType):
-		p := reflect.New(t)
-		p.Elem().Set(v)
-		return p.Interface().(isZeroer).IsZero()
-	}
-	return v.IsZero()
-}
-
-// structTree follows encoding/json's field rules: names, "-", omitempty,
-// omitzero, string, and the promotion of embedded structs' fields.
-func structTree(v reflect.Value, depth int) (any, error) {
-	t := v.Type()
-	out := make(map[string]any, t.NumField())
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		ft := f.Type
-		if f.Anonymous && ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
-		if !f.IsExported() && !(f.Anonymous && ft.Kind() == reflect.Struct) {
-			continue
-		}
-		name, opts, tagged := f.Name, "", false
-		if tag, ok := f.Tag.Lookup("json"); ok {
-			if tag == "-" {
-				continue
-			}
-			n, o, _ := cutComma(tag)
-			if n != "" {
-				name, tagged = n, true
-			}
-			opts = o
-		}
-		fv := v.Field(i)
-		if f.Anonymous && !tagged && ft.Kind() == reflect.Struct {
-			if fv.Kind() == reflect.Pointer {
-				if fv.IsNil() {
-					continue
-				}
-				fv = fv.Elem()
-			}
-			sub, err := structTree(fv, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			for k, x := range sub.(map[string]any) {
-				if _, dup := out[k]; !dup {
-					out[k] = x
-				}
-			}
-			continue
-		}
-		if !f.IsExported() {
-			continue
-		}
-		if containsOpt(opts, "omitempty") && isEmpty(fv) || containsOpt(opts, "omitzero") && isZero(fv) {
-			continue
-		}
-		x, err := toTree(fv, depth+1)
-		if err != nil {
-			return nil, err
-		}
-		if containsOpt(opts, "string") {
-			x, err = quoteScalar(fv, x)
-			if err != nil {
-				return nil, err
-			}
-		}
-		out[name] = x
-	}
-	return out, nil
-}
-
-// quoteScalar applies the "string" option: a scalar's JSON inside a string.
-func quoteScalar(fv reflect.Value, x any) (any, error) {
-	for fv.Kind() == reflect.Pointer && !fv.IsNil() {
-		fv = fv.Elem()
-	}
-	switch fv.Kind() {
-	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.Float32, reflect.Float64, reflect.String:
-		if raw, ok := x.(json.RawMessage); ok {
-			return string(raw), nil
-		}
-	}
-	return x, nil
-}
-
-func cutComma(s string) (string, string, bool) {
-	if i := bytes.IndexByte([]byte(s), ','); i >= 0 {
-		return s[:i], s[i+1:], true
-	}
-	return s, "", false
-}
-
-func containsOpt(opts, want string) bool {
-	for opts != "" {
-		var o string
-		o, opts, _ = cutComma(opts)
-		if o == want {
-			return true
-		}
-	}
-	return false
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

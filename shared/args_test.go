@@ -35,7 +35,7 @@ func TestEncoderStrings(t *testing.T) {
 		{`back\slash`, `"back\\slash"`},
 		{"a\nb\rc\td", `"a\nb\rc\td"`},
 		{"\x00\x01\x1f\x7f", `"\u0000\u0001\u001f` + "\x7f" + `"`},
-		{"\b\f", `"\u0008\u000c"`},
+		{"\b\f", `"\b\f"`},
 		{"<script>&</script>", `"<script>&</script>"`},
 		{"héllo wörld ✓ 😀", `"héllo wörld ✓ 😀"`},
 		{"line\u2028sep\u2029par", `"line\u2028sep\u2029par"`},
@@ -226,8 +226,8 @@ func TestEncoderStructWithBytes(t *testing.T) {
 		Next:    &fileMsg{Name: "b", Data: []byte("next")},
 	}
 	got, bufs := encodeArgs(t, "file", f)
-	want := `["file",{"-":7,"data":{"_placeholder":true,"num":0},"name":"a.txt",` +
-		`"next":{"-":0,"data":{"_placeholder":true,"num":1},"name":"b"}}]`
+	want := `["file",{"name":"a.txt","data":{"_placeholder":true,"num":0},"-":7,` +
+		`"next":{"name":"b","data":{"_placeholder":true,"num":1},"-":0}}]`
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
@@ -241,17 +241,17 @@ func TestEncoderStructWithBytes(t *testing.T) {
 	f.Meta = map[string][]byte{"k": []byte("m")}
 	f.Next = nil
 	got, bufs = encodeArgs(t, "file", &f)
-	want = `["file",{"-":7,"Size":5,"data":{"_placeholder":true,"num":0},"meta":{"k":{"_placeholder":true,"num":1}},` +
-		`"name":"a.txt","parts":[{"_placeholder":true,"num":2},null],"thumb":{"_placeholder":true,"num":3}}]`
+	want = `["file",{"name":"a.txt","data":{"_placeholder":true,"num":0},"thumb":{"_placeholder":true,"num":1},` +
+		`"-":7,"Size":5,"parts":[{"_placeholder":true,"num":2},null],"meta":{"k":{"_placeholder":true,"num":3}}}]`
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
-	if len(bufs) != 4 || string(bufs[0]) != "hello" || string(bufs[1]) != "m" || string(bufs[2]) != "p0" || string(bufs[3]) != "t" {
+	if len(bufs) != 4 || string(bufs[0]) != "hello" || string(bufs[1]) != "t" || string(bufs[2]) != "p0" || string(bufs[3]) != "m" {
 		t.Fatalf("buffers %q", bufs)
 	}
 	// A nil []byte field is null, like encoding/json, not an attachment.
 	got, bufs = encodeArgs(t, "", fileMsg{Name: "n"})
-	if got != `[{"-":0,"data":null,"name":"n"}]` || len(bufs) != 0 {
+	if got != `[{"name":"n","data":null,"-":0}]` || len(bufs) != 0 {
 		t.Fatalf("nil data: %s %q", got, bufs)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -85,18 +86,37 @@ func (o OpenPacket) Encode() []byte {
 	if o.Upgrades == nil {
 		o.Upgrades = []string{}
 	}
-	b, _ := json.Marshal(o) // cannot fail: plain fields
+	b, _ := Marshal(o) // cannot fail: plain fields
 	return append([]byte{byte(EIOOpen)}, b...)
 }
 
 // DecodeOpen parses the data of an open packet and checks its values.
 func DecodeOpen(data []byte) (OpenPacket, error) {
 	var o OpenPacket
-	if err := json.Unmarshal(data, &o); err != nil {
-		return o, fmt.Errorf("tsunagi: invalid open packet: %w", err)
+	v, err := decodeAny(data, true)
+	m, ok := v.(map[string]any)
+	if err != nil || !ok {
+		return o, fmt.Errorf("tsunagi: invalid open packet %.100s", data)
+	}
+	o.SID, _ = m["sid"].(string)
+	if ups, ok := m["upgrades"].([]any); ok {
+		o.Upgrades = make([]string, len(ups))
+		for i, u := range ups {
+			if o.Upgrades[i], ok = u.(string); !ok {
+				return o, fmt.Errorf("tsunagi: invalid open packet %.100s", data)
+			}
+		}
+	}
+	for _, f := range []struct {
+		name string
+		dst  *int64
+	}{{"pingInterval", &o.PingInterval}, {"pingTimeout", &o.PingTimeout}, {"maxPayload", &o.MaxPayload}} {
+		if n, ok := m[f.name].(json.Number); ok {
+			*f.dst, _ = strconv.ParseInt(string(n), 10, 64)
+		}
 	}
 	if o.SID == "" || o.PingInterval <= 0 || o.PingTimeout <= 0 {
-		return o, fmt.Errorf("tsunagi: invalid open packet %s", data)
+		return o, fmt.Errorf("tsunagi: invalid open packet %.100s", data)
 	}
 	return o, nil
 }

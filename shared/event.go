@@ -2,7 +2,6 @@ package shared
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -196,7 +195,7 @@ func decodeReply(args Args, res any) error {
 	if args.Len() >= 2 {
 		if raw := args.Raw(1); string(raw) != "null" {
 			re := &RemoteError{}
-			if err := json.Unmarshal(raw, re); err != nil || re.Message == "" {
+			if err := Unmarshal(raw, re); err != nil || re.Message == "" {
 				re.Message = string(raw)
 			}
 			return re

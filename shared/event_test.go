@@ -399,12 +399,12 @@ func TestEventBinary(t *testing.T) {
 	if err := UploadEvent.Emit(l, Upload{Name: "f.bin", Data: []byte{0, 1, 2, 255}}); err != nil {
 		t.Fatal(err)
 	}
-	if w := l.lastWire(); w != `451-["upload",{"data":{"_placeholder":true,"num":0},"name":"f.bin"}]` {
+	if w := l.lastWire(); w != `451-["upload",{"name":"f.bin","data":{"_placeholder":true,"num":0}}]` {
 		t.Fatalf("wire %s", w)
 	}
 	// Without bytes it is a plain EVENT.
 	UploadEvent.Emit(l, Upload{Name: "empty"})
-	if w := l.lastWire(); w != `42["upload",{"data":null,"name":"empty"}]` {
+	if w := l.lastWire(); w != `42["upload",{"name":"empty","data":null}]` {
 		t.Fatalf("wire %s", w)
 	}
 	if err := RawEvent.Emit(l, []byte("raw bytes")); err != nil {
@@ -566,7 +566,7 @@ func TestRequestBinary(t *testing.T) {
 	if err != nil || res.Name != "reversed" || string(res.Data) != "\x03\x02\x01" {
 		t.Fatalf("Call = %+v, %v", res, err)
 	}
-	if w := l.lastWire(); w != `461-0[{"data":{"_placeholder":true,"num":0},"name":"reversed"}]` {
+	if w := l.lastWire(); w != `461-0[{"name":"reversed","data":{"_placeholder":true,"num":0}}]` {
 		t.Fatalf("wire %s", w)
 	}
 }

@@ -163,7 +163,7 @@ func DecodePacket(s []byte, lim Limits) (Packet, error) {
 
 func (p *Packet) validate() error {
 	first := firstByte(p.Data)
-	if p.Data != nil && !json.Valid(p.Data) {
+	if p.Data != nil && !validJSON(p.Data) {
 		return parseErr("%s payload is not valid JSON", p.Type)
 	}
 	switch p.Type {
@@ -255,11 +255,11 @@ func decodeName(raw []byte) (string, error) {
 		}
 		return string(b), nil
 	}
-	var name string
-	if err := json.Unmarshal(raw, &name); err != nil {
-		return "", parseErr("event name: %v", err)
+	name, ok := unquote(raw)
+	if !ok || scanString(raw, 0) != len(raw) {
+		return "", parseErr("event name is not a valid JSON string")
 	}
-	return name, nil
+	return string(name), nil
 }
 
 // splitArray returns the top-level elements of a valid JSON array, appended
@@ -453,4 +453,72 @@ func (d *Decoder) Waiting() int {
 		return 0
 	}
 	return d.pending.Attachments - len(d.pending.Buffers)
+}
+
+// DecodeConnect parses the payload of the server's CONNECT reply:
+// {"sid": …} and, with connection state recovery, "pid".
+func DecodeConnect(data []byte) (sid, pid string, err error) {
+	v, err := decodeAny(data, false)
+	m, _ := v.(map[string]any)
+	sid, _ = m["sid"].(string)
+	pid, _ = m["pid"].(string)
+	if err != nil || sid == "" {
+		return "", "", parseErr("invalid CONNECT reply %.100s", data)
+	}
+	return sid, pid, nil
+}
+
+// DecodeConnectError parses a CONNECT_ERROR payload: {"message": …,
+// "data": …}, or a bare string from older servers. A payload of another
+// shape is the message itself.
+func DecodeConnectError(data []byte) (message string, extra json.RawMessage) {
+	v, err := decodeAny(data, true)
+	switch t := v.(type) {
+	case string:
+		return t, nil
+	case map[string]any:
+		msg, ok := t["message"].(string)
+		if !ok && t["message"] != nil {
+			break
+		}
+		if d := t["data"]; d != nil {
+			extra, _ = Marshal(d) // numbers are json.Numbers: written as they came
+		}
+		return msg, extra
+	case nil:
+		if err == nil {
+			return "", nil
+		}
+	}
+	return string(data), nil
+}
+
+// ConnectPayload is the data of a client's CONNECT: the auth object and,
+// when the client has a session to recover (connection state recovery),
+// its private id and the offset of the last event it received.
+func ConnectPayload(auth any, pid, offset string) ([]byte, error) {
+	if pid == "" {
+		if auth == nil {
+			return nil, nil
+		}
+		return Marshal(auth)
+	}
+	m := map[string]any{}
+	if auth != nil {
+		b, err := Marshal(auth)
+		if err != nil {
+			return nil, err
+		}
+		v, err := decodeAny(b, true)
+		if t, ok := v.(map[string]any); ok {
+			m = t
+		} else if err != nil || v != nil {
+			return nil, errors.New("tsunagi: auth must be a JSON object")
+		}
+	}
+	m["pid"] = pid
+	if offset != "" {
+		m["offset"] = offset
+	}
+	return Marshal(m)
 }

@@ -2,7 +2,6 @@ package wasmclient
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -219,22 +218,15 @@ func (e *engine) readLoop() string {
 		}
 		switch p.Type {
 		case shared.Connect:
-			var v struct {
-				SID string `json:"sid"`
-				PID string `json:"pid"`
-			}
-			if err := json.Unmarshal(p.Data, &v); err != nil || v.SID == "" {
-				e.m.report(fmt.Errorf("tsunagi: invalid CONNECT reply %s", p.Data))
+			sid, pid, err := shared.DecodeConnect(p.Data)
+			if err != nil {
+				e.m.report(err)
 				return ReasonParseError
 			}
-			s.accepted(e, v.SID, v.PID)
+			s.accepted(e, sid, pid)
 		case shared.ConnectError:
 			ce := &ConnectError{}
-			if len(p.Data) > 0 && p.Data[0] == '"' {
-				_ = json.Unmarshal(p.Data, &ce.Message)
-			} else if err := json.Unmarshal(p.Data, ce); err != nil {
-				ce.Message = string(p.Data)
-			}
+			ce.Message, ce.Data = shared.DecodeConnectError(p.Data)
 			s.refused(ce)
 		case shared.EventPacket, shared.BinaryEvent:
 			name, args, err := shared.ParseEvent(p.Data, p.Buffers)

@@ -218,27 +218,7 @@ func (s *Socket) connectPayload() ([]byte, error) {
 	s.mu.Lock()
 	auth, pid, offset := s.auth, s.pid, s.offset
 	s.mu.Unlock()
-	if pid == "" {
-		if auth == nil {
-			return nil, nil
-		}
-		return json.Marshal(auth)
-	}
-	m := map[string]any{}
-	if auth != nil {
-		b, err := json.Marshal(auth)
-		if err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("tsunagi: auth must be a JSON object: %w", err)
-		}
-	}
-	m["pid"] = pid
-	if offset != "" {
-		m["offset"] = offset
-	}
-	return json.Marshal(m)
+	return shared.ConnectPayload(auth, pid, offset)
 }
 
 // connected runs when the server accepts the CONNECT.
@@ -475,9 +455,10 @@ func (s *Socket) received(e *engine, event string, args shared.Args, id int64) {
 	if s.pid != "" && args.Len() > 0 {
 		// With connection state recovery, the server appends the event's
 		// offset as its last argument (as Socket.IO does).
-		var off string
-		if raw := args.Raw(args.Len() - 1); len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &off) == nil {
-			s.offset = off
+		if raw := args.Raw(args.Len() - 1); len(raw) > 0 && raw[0] == '"' {
+			if off, err := args.Value(args.Len() - 1); err == nil {
+				s.offset = off.(string)
+			}
 		}
 	}
 	s.mu.Unlock()

@@ -2,6 +2,7 @@ package shared
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand"
 	"reflect"
@@ -79,33 +80,48 @@ func fdTargets() []func() (any, any) {
 			return a.Interface(), b.Interface()
 		}
 	}
-	return []func() (any, any){
+	flat := []func() (any, any){
 		pair(wide), pair(narrow), pair(anon), pair(empty),
 		scalar("prev"), scalar(true), scalar(int(-3)), scalar(int8(3)), scalar(int64(3)),
 		scalar(uint(3)), scalar(uint8(3)), scalar(uint64(3)), scalar(float32(3)), scalar(float64(3)),
 		scalar(fdString("prev")), scalar(fdInt(3)), scalar(fdFloat(3)),
 	}
+	return append(flat, jTargets()...)
 }
 
-// checkFastDecode holds fastDecode to json.Unmarshal on every target.
-func checkFastDecode(t *testing.T, data []byte) {
+// checkUnmarshal holds Unmarshal to json.Unmarshal on every target: the
+// same values, and the same error (the same *json.UnmarshalTypeError).
+func checkUnmarshal(t *testing.T, data []byte) {
 	t.Helper()
 	for _, target := range fdTargets() {
 		got, want := target()
-		ok, err := fastDecode(data, got)
-		if !ok {
-			if json.Valid(data) {
-				t.Fatalf("fastDecode(%q, %T) declined valid JSON", data, got)
-			}
-			continue
-		}
+		err := Unmarshal(data, got)
 		wantErr := json.Unmarshal(data, want)
 		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("fastDecode(%q, %T):\ngot  %+v\nwant %+v", data, got, got, want)
+			t.Fatalf("Unmarshal(%q, %T):\ngot  %+v\nwant %+v", data, got, got, want)
 		}
-		if (err == nil) != (wantErr == nil) || err != nil && !reflect.DeepEqual(err, wantErr) {
-			t.Fatalf("fastDecode(%q, %T): error %#v\nwant %#v", data, got, err, wantErr)
+		sameError(t, fmt.Sprintf("Unmarshal(%q, %T)", data, got), err, wantErr)
+	}
+}
+
+// sameError checks that err is what encoding/json returned: the same
+// message and, for a type error, the same fields. A syntax error is
+// errSyntax, since a *json.SyntaxError cannot be made outside encoding/json.
+func sameError(t *testing.T, what string, err, want error) {
+	t.Helper()
+	var se *json.SyntaxError
+	switch {
+	case err == nil && want == nil:
+	case err == nil || want == nil:
+		t.Fatalf("%s: error %v, want %v", what, err, want)
+	case errors.As(want, &se):
+		if err != errSyntax {
+			t.Fatalf("%s: error %v, want a syntax error", what, err)
 		}
+	case err.Error() != want.Error() || fmt.Sprintf("%T", err) != fmt.Sprintf("%T", want):
+		t.Fatalf("%s: error %q (%T)\nwant %q (%T)", what, err, err, want, want)
+	case !reflect.DeepEqual(err, want):
+		t.Fatalf("%s: error %#v\nwant %#v", what, err, want)
 	}
 }
 
@@ -142,17 +158,17 @@ var fdSeeds = []string{
 	``, `{`, `{"hello":}`, `{"hello":"x",}`, `nul`, `"unterminated`, `{"a":1}x`, `[`,
 }
 
-func FuzzFastDecode(f *testing.F) {
+func FuzzUnmarshal(f *testing.F) {
 	for _, s := range fdSeeds {
 		f.Add([]byte(s))
 	}
-	f.Fuzz(func(t *testing.T, data []byte) { checkFastDecode(t, data) })
+	f.Fuzz(func(t *testing.T, data []byte) { checkUnmarshal(t, data) })
 }
 
-// TestFastDecodeRandom sends random objects made of the targets' names,
+// TestUnmarshalRandom sends random objects made of the targets' names,
 // spelled in other cases, and values of every kind at the edges of the
 // fields' ranges.
-func TestFastDecodeRandom(t *testing.T) {
+func TestUnmarshalRandom(t *testing.T) {
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	names := []string{"s", "b", "i", "i8", "I16", "I32", "-", "u", "U8", "u16", "u32", "u64", "f32", "f64",
 		"Skip", "hidden", "named", "nint", "nfloat", "BadTag", "a-b.c", "aa", "AA", "k", "\u212a", "ünï", "ÜNÏ",
@@ -209,61 +225,7 @@ func TestFastDecodeRandom(t *testing.T) {
 		if rng.Intn(8) == 0 { // a top-level scalar now and then
 			data = value(0)
 		}
-		checkFastDecode(t, []byte(data))
-	}
-}
-
-// TestFastDecodePlans checks which types fastDecode takes on; it leaves
-// the others to encoding/json.
-func TestFastDecodePlans(t *testing.T) {
-	type embedded struct{ A string }
-	for _, v := range []any{
-		&struct{ embedded }{},
-		&struct{ *embedded }{},
-		&struct {
-			N int `json:"n,string"`
-		}{},
-		// Two fields tagged "x" (built at run time: vet rejects the literal).
-		reflect.New(reflect.StructOf([]reflect.StructField{
-			{Name: "A", Type: reflect.TypeFor[string](), Tag: `json:"x"`},
-			{Name: "B", Type: reflect.TypeFor[string](), Tag: `json:"x"`},
-		})).Interface(),
-		&struct {
-			A string `json:"B"`
-			B string
-		}{},
-		&struct{ P *string }{},
-		&struct{ T time.Time }{},
-		&struct{ N json.Number }{},
-		&struct{ R json.RawMessage }{},
-		&struct{ B []byte }{},
-		&struct{ U uintptr }{},
-		&struct{ M map[string]int }{},
-		&struct{ A any }{},
-		new(json.Number), new(any), new([]byte), new(time.Time), new(uintptr), new(*string), new(map[string]any),
-		new(withUnmarshaler), new(textUnmarshaler),
-		&struct{ X withUnmarshaler }{}, &struct{ X textUnmarshaler }{},
-	} {
-		if decodePlanFor(reflect.TypeOf(v)) != nil {
-			t.Errorf("fastDecode takes on %T", v)
-		}
-	}
-	for _, v := range []any{
-		&struct{ D time.Duration }{}, // an int64 without methods
-		new(time.Duration), new(fdString), &struct{ unexported chan int }{}, &fdWide{},
-	} {
-		if decodePlanFor(reflect.TypeOf(v)) == nil {
-			t.Errorf("fastDecode leaves %T to encoding/json", v)
-		}
-	}
-	if ok, _ := fastDecode([]byte(`"x"`), (*string)(nil)); ok {
-		t.Error("fastDecode into a nil *string")
-	}
-	if ok, _ := fastDecode([]byte(`"x"`), "not a pointer"); ok {
-		t.Error("fastDecode into a non-pointer")
-	}
-	if ok, _ := fastDecode([]byte(`"x"`), nil); ok {
-		t.Error("fastDecode into nil")
+		checkUnmarshal(t, []byte(data))
 	}
 }
 
