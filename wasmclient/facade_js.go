@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
 	"sync"
 	"time"
 
@@ -232,15 +231,15 @@ var (
 )
 
 func lookup(rawURL string, o *Options, forceNew bool) (*Socket, error) {
-	u, err := url.Parse(rawURL)
+	u, err := parseLink(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	nsp := u.Path
+	nsp := u.path
 	if nsp == "" {
 		nsp = "/"
 	}
-	key := u.Scheme + "://" + u.Host + "|" + o.Path
+	key := u.scheme + "://" + u.host + "|" + o.Path
 	managersMu.Lock()
 	defer managersMu.Unlock()
 	m := managers[key]

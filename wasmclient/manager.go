@@ -15,7 +15,7 @@ import (
 // and carries the Sockets of one or more namespaces over it
 // (socket.io-client's Manager).
 type Manager struct {
-	base *url.URL // the engine endpoint, with EIO and transport in the query
+	base string // the engine endpoint, with EIO and transport in the query
 	opts Options
 
 	mu       sync.Mutex
@@ -37,29 +37,29 @@ type Manager struct {
 // NewManager returns a Manager for the server at rawURL ("http://host:port");
 // the URL's path is ignored: namespaces are chosen with Socket.
 func NewManager(rawURL string, opts *Options) (*Manager, error) {
-	u, err := url.Parse(rawURL)
+	u, err := parseLink(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("tsunagi: %w", err)
+		return nil, err
 	}
-	switch u.Scheme {
+	switch u.scheme {
 	case "http", "ws":
-		u.Scheme = "ws"
+		u.scheme = "ws"
 	case "https", "wss":
-		u.Scheme = "wss"
+		u.scheme = "wss"
 	default:
-		return nil, fmt.Errorf("tsunagi: unsupported URL scheme %q", u.Scheme)
+		return nil, fmt.Errorf("tsunagi: unsupported URL scheme %q", u.scheme)
 	}
 	m := &Manager{opts: opts.withDefaults(), sockets: map[string]*Socket{}, stop: make(chan struct{})}
-	q := u.Query()
+	q, _ := url.ParseQuery(u.query)
 	for k, vs := range m.opts.Query {
 		q[k] = vs
 	}
 	q.Set("EIO", "4")
 	q.Set("transport", "websocket")
-	u.Path = m.opts.Path
-	u.RawQuery = q.Encode()
-	u.Fragment = ""
-	m.base = u
+	u.path = m.opts.Path
+	u.query = q.Encode()
+	u.fragment = ""
+	m.base = u.String()
 	return m, nil
 }
 
@@ -71,8 +71,8 @@ func New(rawURL string, opts *Options) (*Socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	u, _ := url.Parse(rawURL)
-	return m.Socket(u.Path), nil
+	u, _ := parseLink(rawURL)
+	return m.Socket(u.path), nil
 }
 
 // Dial returns a Socket connected to rawURL, or the reason it is not.
@@ -285,7 +285,7 @@ func (m *Manager) opened(e *engine, attempt int) {
 }
 
 func (m *Manager) dial(ctx context.Context) (*engine, error) {
-	ws, err := dial(ctx, m.base.String(), m.opts.Header)
+	ws, err := dial(ctx, m.base, m.opts.Header)
 	if err != nil {
 		return nil, fmt.Errorf("tsunagi: dial: %w", err)
 	}

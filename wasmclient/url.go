@@ -1,10 +1,74 @@
 package wasmclient
 
 import (
-	"net"
-	"net/url"
+	"errors"
 	"strings"
 )
+
+// link is an absolute URL split as the client needs it. The client parses
+// URLs itself, not with net/url, which would add a tenth to client.wasm:
+// scheme://host/path?query#fragment, taken as written (no unescaping).
+type link struct {
+	scheme, host, path, query, fragment string
+}
+
+func parseLink(raw string) (link, error) {
+	var l link
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok || scheme == "" || strings.ContainsAny(scheme, "/?#") {
+		return l, errors.New("tsunagi: URL " + raw + " has no scheme")
+	}
+	l.scheme = strings.ToLower(scheme)
+	rest, l.fragment, _ = strings.Cut(rest, "#")
+	rest, l.query, _ = strings.Cut(rest, "?")
+	l.host = rest
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		l.host, l.path = rest[:i], rest[i:]
+	}
+	if strings.ContainsAny(l.host, " \t\r\n") {
+		return l, errors.New("tsunagi: invalid host in URL " + raw)
+	}
+	return l, nil
+}
+
+func (l link) String() string {
+	s := l.scheme + "://" + l.host + l.path
+	if l.query != "" {
+		s += "?" + l.query
+	}
+	if l.fragment != "" {
+		s += "#" + l.fragment
+	}
+	return s
+}
+
+// hostname and port split host as net/url does: "[::1]:80" is "::1" and
+// "80"; user information is dropped.
+func (l link) hostname() string {
+	h, _ := l.splitHost()
+	return h
+}
+
+func (l link) port() string {
+	_, p := l.splitHost()
+	return p
+}
+
+func (l link) splitHost() (host, port string) {
+	h := l.host
+	if i := strings.LastIndexByte(h, '@'); i >= 0 {
+		h = h[i+1:]
+	}
+	if strings.HasPrefix(h, "[") {
+		if i := strings.IndexByte(h, ']'); i >= 0 {
+			host, h = h[1:i], h[i+1:]
+			_, port, _ = strings.Cut(h, ":")
+			return host, port
+		}
+	}
+	host, port, _ = strings.Cut(h, ":")
+	return host, port
+}
 
 // ResolveURL turns the first argument of io() into an absolute URL the way
 // a page expects, given the page's own address:
@@ -14,34 +78,58 @@ import (
 //     own port when the page is served from a loopback host too, as in the
 //     Socket.IO tutorial this project grew from.
 func ResolveURL(raw, page string) (string, error) {
-	p, err := url.Parse(page)
+	p, err := parseLink(page)
 	if err != nil {
 		return "", err
 	}
 	switch {
 	case raw == "":
-		raw = p.Scheme + "://" + p.Host + "/"
+		raw = p.scheme + "://" + p.host + "/"
 	case strings.HasPrefix(raw, "//"):
-		raw = p.Scheme + ":" + raw
+		raw = p.scheme + ":" + raw
 	case strings.HasPrefix(raw, "/"):
-		raw = p.Scheme + "://" + p.Host + raw
+		raw = p.scheme + "://" + p.host + raw
 	case !strings.Contains(raw, "://"):
-		raw = p.Scheme + "://" + raw
+		raw = p.scheme + "://" + raw
 	}
-	u, err := url.Parse(raw)
+	u, err := parseLink(raw)
 	if err != nil {
 		return "", err
 	}
-	if u.Port() == "" && isLoopback(u.Hostname()) && isLoopback(p.Hostname()) && p.Port() != "" {
-		u.Host = net.JoinHostPort(u.Hostname(), p.Port())
+	if u.port() == "" && isLoopback(u.hostname()) && isLoopback(p.hostname()) && p.port() != "" {
+		h := u.hostname()
+		if strings.Contains(h, ":") {
+			h = "[" + h + "]"
+		}
+		u.host = h + ":" + p.port()
 	}
 	return u.String(), nil
 }
 
+// isLoopback reports whether host is localhost or a loopback address:
+// 127.x.y.z, ::1, or ::ffff:127.x.y.z.
 func isLoopback(host string) bool {
-	if host == "localhost" {
+	switch host = strings.ToLower(host); {
+	case host == "localhost", host == "::1", host == "0:0:0:0:0:0:0:1":
 		return true
+	case strings.HasPrefix(host, "::ffff:"):
+		host = host[len("::ffff:"):]
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	parts := strings.Split(host, ".")
+	if len(parts) != 4 || parts[0] != "127" {
+		return false
+	}
+	for _, p := range parts {
+		n := 0
+		for _, c := range p {
+			if c < '0' || c > '9' {
+				return false
+			}
+			n = n*10 + int(c-'0')
+		}
+		if p == "" || len(p) > 3 || n > 255 {
+			return false
+		}
+	}
+	return true
 }
