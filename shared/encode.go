@@ -9,8 +9,8 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"sort"
 	"strconv"
-	"strings"
 )
 
 // Encoder appends arguments as JSON, turning []byte values into binary
@@ -304,11 +304,7 @@ func (e *Encoder) mapValue(v reflect.Value, depth int) error {
 		e.Buf = append(e.Buf, "null"...)
 		return nil
 	}
-	type entry struct {
-		key string
-		val reflect.Value
-	}
-	entries := make([]entry, 0, v.Len())
+	entries := make(mapEntries, 0, v.Len())
 	for it := v.MapRange(); it.Next(); {
 		k := it.Key()
 		var key string
@@ -328,9 +324,9 @@ func (e *Encoder) mapValue(v reflect.Value, depth int) error {
 		default:
 			key = strconv.FormatUint(k.Uint(), 10)
 		}
-		entries = append(entries, entry{key, it.Value()})
+		entries = append(entries, mapEntry{key, it.Value()})
 	}
-	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+	sort.Sort(entries) // not slices.SortFunc: the js/wasm client has sort.Sort already
 	e.Buf = append(e.Buf, '{')
 	for i, en := range entries {
 		if i > 0 {
@@ -345,6 +341,17 @@ func (e *Encoder) mapValue(v reflect.Value, depth int) error {
 	e.Buf = append(e.Buf, '}')
 	return nil
 }
+
+type mapEntry struct {
+	key string
+	val reflect.Value
+}
+
+type mapEntries []mapEntry
+
+func (m mapEntries) Len() int           { return len(m) }
+func (m mapEntries) Swap(i, j int)      { m[i], m[j] = m[j], m[i] }
+func (m mapEntries) Less(i, j int) bool { return m[i].key < m[j].key }
 
 // appendFloat formats f as encoding/json and JavaScript do: no exponent
 // between 1e-6 and 1e21.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"unicode"
@@ -136,22 +137,9 @@ func typeFields(t reflect.Type) []jsonField {
 			}
 		}
 	}
-	// Keep, for each name, the one field that dominates.
-	slices.SortFunc(fields, func(a, b jsonField) int {
-		if c := strings.Compare(a.name, b.name); c != 0 {
-			return c
-		}
-		if len(a.index) != len(b.index) {
-			return len(a.index) - len(b.index)
-		}
-		if a.tagged != b.tagged {
-			if a.tagged {
-				return -1
-			}
-			return 1
-		}
-		return slices.Compare(a.index, b.index)
-	})
+	// Keep, for each name, the one field that dominates. (sort.Sort, not
+	// slices.SortFunc: the js/wasm client has sort.Sort already.)
+	sort.Sort(fieldOrder{fields, true})
 	out := fields[:0]
 	for i := 0; i < len(fields); {
 		j := i + 1
@@ -163,8 +151,33 @@ func typeFields(t reflect.Type) []jsonField {
 		}
 		i = j
 	}
-	slices.SortFunc(out, func(a, b jsonField) int { return slices.Compare(a.index, b.index) })
+	sort.Sort(fieldOrder{out, false})
 	return out
+}
+
+// fieldOrder sorts fields by index sequence or, with byName, by name, then
+// depth, then tag, then index sequence.
+type fieldOrder struct {
+	f      []jsonField
+	byName bool
+}
+
+func (o fieldOrder) Len() int      { return len(o.f) }
+func (o fieldOrder) Swap(i, j int) { o.f[i], o.f[j] = o.f[j], o.f[i] }
+func (o fieldOrder) Less(i, j int) bool {
+	a, b := &o.f[i], &o.f[j]
+	if o.byName {
+		if a.name != b.name {
+			return a.name < b.name
+		}
+		if len(a.index) != len(b.index) {
+			return len(a.index) < len(b.index)
+		}
+		if a.tagged != b.tagged {
+			return a.tagged
+		}
+	}
+	return slices.Compare(a.index, b.index) < 0
 }
 
 // plainScalar reports whether encoding/json decodes into t by its kind alone.
