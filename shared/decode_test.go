@@ -90,7 +90,8 @@ func fdTargets() []func() (any, any) {
 }
 
 // checkUnmarshal holds Unmarshal to json.Unmarshal on every target: the
-// same values, and the same error (the same *json.UnmarshalTypeError).
+// same values, and the same error (the same *json.UnmarshalTypeError);
+// and Marshal to json.Marshal on what that decoded.
 func checkUnmarshal(t *testing.T, data []byte) {
 	t.Helper()
 	for _, target := range fdTargets() {
@@ -101,6 +102,8 @@ func checkUnmarshal(t *testing.T, data []byte) {
 			t.Fatalf("Unmarshal(%q, %T):\ngot  %+v\nwant %+v", data, got, got, want)
 		}
 		sameError(t, fmt.Sprintf("Unmarshal(%q, %T)", data, got), err, wantErr)
+		checkMarshal(t, want)
+		checkMarshal(t, reflect.ValueOf(want).Elem().Interface()) // not addressable
 	}
 }
 
