@@ -90,8 +90,16 @@ type conn struct {
 	evict        *time.Timer // closes a slow client that did not drain in time
 	connectTimer *time.Timer // closes a connection that joins no namespace in time
 
-	taskRoom  chan struct{} // the dispatcher took a task from a full queue
-	connected atomic.Bool   // joined at least one namespace
+	taskRoom chan struct{} // the dispatcher took a task from a full queue
+
+	// While the reader runs and the idler could park it (active), the
+	// writer and the dispatcher wait on cond for work rather than end, so
+	// a busy connection does not start a goroutine, and grow its stack,
+	// per message. lingering counts those waiting. Under mu.
+	active    bool
+	lingering int
+	cond      sync.Cond
+	connected atomic.Bool // joined at least one namespace
 	dec       shared.Decoder
 }
 
@@ -106,7 +114,7 @@ const maxTasks = 64
 
 func newConn(s *Server, ws *websocket.Conn, bc *batchConn, br *bufio.Reader, deflate bool, r *http.Request) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &conn{
+	c := &conn{
 		srv:      s,
 		ws:       ws,
 		bc:       bc,
@@ -122,6 +130,8 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, br *bufio.Reader, def
 		taskRoom: make(chan struct{}, 1),
 		dec:      shared.Decoder{Limits: shared.Limits{MaxAttachments: s.opts.MaxAttachments}},
 	}
+	c.cond.L = &c.mu
+	return c
 }
 
 func (c *conn) log(msg string, args ...any) {
@@ -138,6 +148,9 @@ func (c *conn) run() {
 // socket goes quiet: then the server's idler holds it, without a
 // goroutine, and calls serve again when the socket has input or closes.
 func (c *conn) serve() {
+	if c.bc.raw != nil && c.srv.idle.enabled() {
+		c.setActive(true)
+	}
 	if c.readLoop() {
 		return
 	}
@@ -216,8 +229,11 @@ func (c *conn) teardown() {
 func (c *conn) readLoop() (parked bool) {
 	quiet := false
 	for {
-		if c.awaitInput(quiet) && c.srv.idle.park(c) {
-			return true
+		if c.awaitInput(quiet) {
+			c.setActive(false)
+			if c.srv.idle.park(c) {
+				return true
+			}
 		}
 		reason, heartbeat, ok := c.readMessage()
 		if !ok {
@@ -403,7 +419,10 @@ func (c *conn) task(fn func()) {
 	if !c.dispatching {
 		c.dispatching = true
 		c.wg.Add(1)
+		c.srv.helpersStarted.Add(1)
 		go c.dispatchLoop()
+	} else {
+		c.wakeLingering()
 	}
 	c.mu.Unlock()
 }
@@ -415,6 +434,11 @@ func (c *conn) dispatchLoop() {
 	for {
 		c.mu.Lock()
 		n := len(c.tasks)
+		if n == 0 && c.active && !c.closed {
+			c.linger()
+			c.mu.Unlock()
+			continue
+		}
 		if n == 0 {
 			c.dispatching = false
 			c.tasks = nil // an idle connection keeps no array
@@ -572,8 +596,37 @@ func (c *conn) startWriter() {
 	if !c.writing {
 		c.writing = true
 		c.wg.Add(1)
+		c.srv.helpersStarted.Add(1)
 		go c.writeLoop()
+	} else {
+		c.wakeLingering()
 	}
+}
+
+// linger waits, under c.mu, until there may be work, or the connection is
+// closed or no longer active.
+func (c *conn) linger() {
+	c.lingering++
+	c.cond.Wait()
+	c.lingering--
+}
+
+// wakeLingering wakes the writer and the dispatcher if they linger, under c.mu.
+func (c *conn) wakeLingering() {
+	if c.lingering > 0 {
+		c.cond.Broadcast()
+	}
+}
+
+// setActive records whether the reader runs; a connection that is not
+// active keeps no writer or dispatcher waiting.
+func (c *conn) setActive(on bool) {
+	c.mu.Lock()
+	c.active = on
+	if !on {
+		c.wakeLingering()
+	}
+	c.mu.Unlock()
 }
 
 // armHeartbeat sets the heartbeat to fire in d, under c.mu.
@@ -618,6 +671,7 @@ func (c *conn) close(reason string, code websocket.StatusCode) {
 		c.evict = time.AfterFunc(c.srv.opts.WriteTimeout, func() { c.abort(reason) })
 	}
 	c.startWriter()
+	c.wakeLingering() // the dispatcher, to end once its queue is done
 	c.mu.Unlock()
 }
 
@@ -632,6 +686,11 @@ func (c *conn) writeLoop() {
 		c.mu.Lock()
 		batch := c.queue
 		ping, closed, reason, code := c.pingDue, c.closed, c.closeReason, c.closeCode
+		if len(batch) == 0 && !ping && !closed && c.active {
+			c.linger()
+			c.mu.Unlock()
+			continue
+		}
 		if len(batch) == 0 && !ping && !closed {
 			c.writing = false
 			if cap(batch) == 0 {
@@ -735,6 +794,7 @@ func (c *conn) abort(reason string) {
 		c.closed = true
 		c.closeReason = reason
 	}
+	c.wakeLingering()
 	c.mu.Unlock()
 	c.cancel()
 	// The socket first: that also ends a close handshake under way (whose

@@ -60,6 +60,13 @@ func (p *idler) add() {
 	go p.loop(fd)
 }
 
+// enabled reports whether quiet connections are parked.
+func (p *idler) enabled() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.running
+}
+
 func (p *idler) remove() {
 	p.mu.Lock()
 	p.live--

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -175,4 +176,43 @@ func startPlain(t *testing.T, srv *Server) string {
 		hs.Close()
 	})
 	return "ws" + strings.TrimPrefix(hs.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
+}
+
+// A busy connection's writer and dispatcher wait for the next message
+// rather than end after each: one round trip after another starts no
+// goroutine per message.
+func TestBusyConnectionKeepsItsGoroutines(t *testing.T) {
+	t.Parallel()
+	srv := New(quietOptions(Options{}))
+	srv.OnConnection(func(s *Socket) {
+		s.On("echo", func(args shared.Args, ack shared.AckFunc) error {
+			var v int
+			args.Decode(0, &v)
+			return ack(v)
+		})
+	})
+	url := startPlain(t, srv)
+	ws := joinMain(t, url, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	before := srv.helpersStarted.Load()
+	const n = 200
+	for i := range n {
+		msg := []byte("42" + strconv.Itoa(i) + `["echo",` + strconv.Itoa(i) + "]")
+		if err := ws.Write(ctx, websocket.MessageText, msg); err != nil {
+			t.Fatal(err)
+		}
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "43" + strconv.Itoa(i) + "[" + strconv.Itoa(i) + "]"; string(b) != want {
+			t.Fatalf("got %q, want %q", b, want)
+		}
+	}
+	// A writer and a dispatcher, started again only if the reader was
+	// parked meanwhile (a slow machine: a second between messages).
+	if started := srv.helpersStarted.Load() - before; started > 10 {
+		t.Errorf("%d writer and dispatcher goroutines started for %d round trips", started, n)
+	}
 }

@@ -12,6 +12,7 @@ type idler struct {
 
 type parkState struct{}
 
+func (p *idler) enabled() bool         { return false }
 func (p *idler) add()                  {}
 func (p *idler) remove()               {}
 func (p *idler) park(c *conn) bool     { return false }

@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -120,8 +121,9 @@ type Server struct {
 	wg       sync.WaitGroup
 	idle     idler // quiet connections, without a goroutine each
 
-	beforeBatch func(*conn) // test hook: the writer is about to take its queue
-	noCoalesce  bool        // benchmarks: one write syscall per message, as before coalescing
+	beforeBatch    func(*conn)  // test hook: the writer is about to take its queue
+	helpersStarted atomic.Int64 // writer and dispatcher goroutines started, for tests
+	noCoalesce     bool         // benchmarks: one write syscall per message, as before coalescing
 }
 
 // New returns a Server with the given options; nil means the defaults.
