@@ -235,18 +235,18 @@ func (c *conn) readLoop() (parked bool) {
 				return true
 			}
 		}
-		reason, heartbeat, ok := c.readMessage()
+		reason, pause, ok := c.readMessage()
 		if !ok {
 			c.close(reason, websocket.StatusNormalClosure)
 			return false
 		}
-		quiet = heartbeat
+		quiet = pause
 	}
 }
 
-// readMessage reads one message and handles it, and reports whether it
-// was a heartbeat's pong. When the connection fails it reports false and why.
-func (c *conn) readMessage() (reason string, pong, ok bool) {
+// readMessage reads one message and handles it, and reports whether the
+// client is likely to pause after it (quietAfter). When the connection fails it reports false and why.
+func (c *conn) readMessage() (reason string, quiet, ok bool) {
 	// Not c.ctx: under a ctx that can end, coder/websocket registers a
 	// context.AfterFunc per read, which an idle connection holds. The read
 	// ends when the socket closes (abort, finish).
@@ -285,14 +285,30 @@ func (c *conn) readMessage() (reason string, pong, ok bool) {
 		c.close(ReasonParseError, websocket.StatusPolicyViolation)
 		return ReasonParseError, false, false
 	}
-	return "", typ == websocket.MessageText && len(msg) == 1 && msg[0] == byte(shared.EIOPong), true
+	return "", quietAfter(typ, msg), true
+}
+
+// quietAfter reports whether a client usually pauses after msg: a pong
+// (the heartbeat), or a CONNECT (the client waits for the reply). The reader
+// then parks at once rather than wait in Go's poller first.
+func quietAfter(typ websocket.MessageType, msg []byte) bool {
+	if typ != websocket.MessageText || len(msg) == 0 {
+		return false
+	}
+	switch shared.EIOType(msg[0]) {
+	case shared.EIOPong:
+		return len(msg) == 1
+	case shared.EIOMessage:
+		return len(msg) > 1 && msg[1] == '0' // Socket.IO CONNECT
+	}
+	return false
 }
 
 // awaitInput returns when the client has sent something: at once if bytes
 // wait in a buffer, else once the socket has input. The reader waits here,
 // in Go's poller, rather than in coder/websocket's read. It reports true,
-// with no input there, when the connection is to be parked: after a pong
-// (quiet), or when the idler ended a long wait.
+// with no input there, when the connection is to be parked: after a pong or
+// a CONNECT (quiet), or when the idler ended a long wait.
 func (c *conn) awaitInput(quiet bool) (park bool) {
 	c.rgate.Lock()
 	idle := c.br.Buffered() == 0 && !c.bc.buffered()

@@ -14,8 +14,8 @@ import (
 // input or is closed. One goroutine, the idler's loop, runs while the
 // server has connections: it waits on the epoll set and, once a second,
 // moves readers that have waited in Go's poller for a second or two into
-// the set (kick). A reader whose last message was a heartbeat's pong moves
-// there at once. A busy connection never leaves Go's poller.
+// the set (kick). A reader whose last message was a heartbeat's pong or a
+// CONNECT moves there at once (quietAfter). A busy connection never leaves Go's poller.
 type idler struct {
 	srv  *Server
 	tick atomic.Uint32 // seconds counted by the loop, from 1
