@@ -62,7 +62,7 @@ type conn struct {
 	sid     string
 
 	// What Handshake needs of the HTTP request, which is not kept.
-	header http.Header
+	header packedHeader
 	uri    string // as the client sent it
 	remote string
 
@@ -121,7 +121,7 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, br *bufio.Reader, def
 		br:       br,
 		deflate:  deflate,
 		sid:      newID(),
-		header:   r.Header,
+		header:   packHeader(r.Header),
 		uri:      requestURI(r),
 		remote:   r.RemoteAddr,
 		ctx:      ctx,
@@ -840,4 +840,36 @@ func requestURI(r *http.Request) string {
 		return r.RequestURI
 	}
 	return r.URL.RequestURI() // a request that did not come from a client
+}
+
+// packedHeader is an http.Header in one string, "Key: value" lines: a
+// connection keeps its request's headers for Handshake, and a map of
+// them costs twice the bytes.
+type packedHeader string
+
+func packHeader(h http.Header) packedHeader {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + 2 + len(v) + 1
+		}
+	}
+	b := make([]byte, 0, n)
+	for k, vs := range h {
+		for _, v := range vs {
+			b = append(append(append(append(b, k...), ": "...), v...), '\n')
+		}
+	}
+	return packedHeader(b)
+}
+
+// Header unpacks the header, a new map each time. A line break cannot be in
+// a header field (net/http refuses the request), so every line is one field.
+func (p packedHeader) Header() http.Header {
+	h := http.Header{}
+	for line := range strings.Lines(string(p)) {
+		k, v, _ := strings.Cut(strings.TrimSuffix(line, "\n"), ": ")
+		h[k] = append(h[k], v)
+	}
+	return h
 }

@@ -457,7 +457,7 @@ func TestHandshakeFields(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	before := time.Now()
-	h := http.Header{"X-Test": {"yes"}}
+	h := http.Header{"X-Test": {"yes", "a: b"}}
 	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/socket.io/?EIO=4&transport=websocket&room=a%20b", &websocket.DialOptions{HTTPHeader: h})
 	if err != nil {
 		t.Fatal(err)
@@ -472,7 +472,7 @@ func TestHandshakeFields(t *testing.T) {
 	if hs.Query.Get("room") != "a b" || hs.Query.Get("EIO") != "4" {
 		t.Errorf("Query %v", hs.Query)
 	}
-	if hs.Headers.Get("X-Test") != "yes" {
+	if got := hs.Headers["X-Test"]; len(got) != 2 || got[0] != "yes" || got[1] != "a: b" || hs.Headers.Get("Upgrade") != "websocket" {
 		t.Errorf("Headers %v", hs.Headers)
 	}
 	if string(hs.Auth) != `{"token":"t"}` {

@@ -56,7 +56,6 @@ func newSocket(c *conn, ns *Namespace, hs Handshake) *Socket {
 		id:        newID(),
 		auth:      hs.Auth,
 		joinedAt:  hs.Time,
-		acks:      map[int64]func(shared.Args, error){},
 		connected: true,
 	}
 }
@@ -68,7 +67,7 @@ func (c *conn) handshake(auth json.RawMessage, at time.Time) Handshake {
 	_, rawQuery, _ := strings.Cut(c.uri, "?")
 	query, _ := url.ParseQuery(rawQuery) // as url.URL.Query: what parses
 	return Handshake{
-		Headers: c.header,
+		Headers: c.header.Header(),
 		Query:   query,
 		Auth:    auth,
 		Address: c.remote,
@@ -237,6 +236,9 @@ func (s *Socket) addAck(id int64, fn func(shared.Args, error)) bool {
 	defer s.mu.Unlock()
 	if !s.connected {
 		return false
+	}
+	if s.acks == nil {
+		s.acks = map[int64]func(shared.Args, error){}
 	}
 	s.acks[id] = fn
 	return true
@@ -410,7 +412,7 @@ func (s *Socket) onClose(reason string) {
 	s.connected = false
 	s.disconnect = reason
 	acks := s.acks
-	s.acks = map[int64]func(shared.Args, error){}
+	s.acks = nil
 	fns := s.onDisc
 	s.mu.Unlock()
 	for _, fn := range acks {
