@@ -21,8 +21,7 @@ type engine struct {
 	open shared.OpenPacket
 	dec  shared.Decoder
 
-	ctx      context.Context
-	cancel   context.CancelFunc
+	ctx      *signal // stopped when the connection ends
 	wlock    chan struct{} // held while a packet and its attachments are written
 	tasks    chan func()
 	lastRecv atomic.Int64 // monotonic nanoseconds since start, of the last message
@@ -34,12 +33,10 @@ type engine struct {
 }
 
 func newEngine(m *Manager, ws *websocket.Conn) *engine {
-	ctx, cancel := context.WithCancel(context.Background())
 	return &engine{
 		m:      m,
 		ws:     ws,
-		ctx:    ctx,
-		cancel: cancel,
+		ctx:    newSignal(0),
 		wlock:  make(chan struct{}, 1),
 		tasks:  make(chan func(), 64),
 		done:   make(chan struct{}),
@@ -79,8 +76,8 @@ func (e *engine) sendConnect(s *Socket) {
 		s.refused(err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), e.m.opts.WriteTimeout)
-	defer cancel()
+	ctx := newSignal(e.m.opts.WriteTimeout)
+	defer ctx.stop()
 	if err := e.writePacket(ctx, &shared.Packet{Type: shared.Connect, Namespace: s.nsp, ID: shared.NoID, Data: data}); err != nil {
 		e.m.report(fmt.Errorf("tsunagi: sending CONNECT: %w", err))
 	}
@@ -145,7 +142,7 @@ func (e *engine) start() {
 		reason := e.readLoop()
 		e.close(reason)
 		close(e.tasks)
-		e.cancel()
+		e.ctx.stop()
 		wg.Wait()
 		e.mu.Lock()
 		reason = e.reason
@@ -196,14 +193,15 @@ func (e *engine) readLoop() string {
 			e.mu.Lock()
 			r := e.reason
 			e.mu.Unlock()
-			var pe *shared.ParseError
+			_, parse := asError[*shared.ParseError](err)
+			_, closed := asError[websocket.CloseError](err) // websocket.CloseStatus(err) != -1
 			switch {
 			case r != "":
 				return r
-			case errors.As(err, &pe):
+			case parse:
 				e.m.report(err)
 				return ReasonParseError
-			case errors.Is(err, errServerClose), websocket.CloseStatus(err) != -1:
+			case errors.Is(err, errServerClose), closed:
 				return ReasonTransportClose
 			default:
 				return ReasonTransportError
@@ -312,6 +310,6 @@ func (e *engine) close(reason string) {
 		} else {
 			_ = e.ws.CloseNow()
 		}
-		e.cancel()
+		e.ctx.stop()
 	}()
 }

@@ -5,7 +5,6 @@ package wasmclient
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -261,8 +260,7 @@ func mustValue(x any) safejs.Value {
 
 func connectErrorValue(err error) safejs.Value {
 	v := jsError(err)
-	var ce *ConnectError
-	if errors.As(err, &ce) {
+	if ce, ok := asError[*ConnectError](err); ok {
 		_ = v.Set("message", ce.Message)
 		if len(ce.Data) > 0 {
 			if d, err := parseJSON(ce.Data); err == nil {
@@ -670,11 +668,11 @@ func (js *jsSocket) emit(args []safejs.Value, timeout time.Duration) {
 	}
 	js.run.do(func() {
 		go func() {
-			ctx := context.Background()
+			var ctx context.Context = context.Background()
 			if timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, timeout)
-				defer cancel()
+				sig := newSignal(timeout)
+				defer sig.stop()
+				ctx = sig
 			}
 			res, err := js.s.EmitWithAck(ctx, name, vals...)
 			if err != nil {

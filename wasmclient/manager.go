@@ -197,16 +197,16 @@ func (m *Manager) openLoop(stop chan struct{}, attempt int) {
 			m.finishOpen(nil)
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), m.opts.Timeout)
+		ctx := newSignal(m.opts.Timeout)
 		go func() {
 			select {
 			case <-stop:
-				cancel()
+				ctx.stop()
 			case <-ctx.Done():
 			}
 		}()
 		e, err := m.dial(ctx)
-		cancel()
+		ctx.stop()
 		if err == nil {
 			select {
 			case <-stop:

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/tsunagi/tsunagi/shared"
 )
@@ -362,18 +363,19 @@ func (s *Socket) write(e *engine, p *shared.Packet) error {
 		}
 		s.mu.Unlock()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.m.opts.WriteTimeout)
-	defer cancel()
+	ctx := newSignal(s.m.opts.WriteTimeout)
+	defer ctx.stop()
 	return e.writePacket(ctx, p)
 }
 
 // EmitWithAck sends an event and waits for the server's acknowledgement
 // until ctx is done (or Options.AckTimeout when ctx has no deadline).
 func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (shared.Args, error) {
+	var timeout <-chan time.Time
 	if _, ok := ctx.Deadline(); !ok && s.m.opts.AckTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.m.opts.AckTimeout)
-		defer cancel()
+		t := time.NewTimer(s.m.opts.AckTimeout)
+		defer t.Stop()
+		timeout = t.C
 	}
 	ch := make(chan shared.Args, 1)
 	s.mu.Lock()
@@ -403,6 +405,8 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (sh
 			return shared.Args{}, shared.ErrDisconnected
 		}
 		return a, nil
+	case <-timeout:
+		return shared.Args{}, fmt.Errorf("%w: %w", shared.ErrAckTimeout, context.DeadlineExceeded)
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return shared.Args{}, fmt.Errorf("%w: %w", shared.ErrAckTimeout, ctx.Err())
@@ -474,8 +478,8 @@ func (s *Socket) sendAck(e *engine, id int64, args []any) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.m.opts.WriteTimeout)
-	defer cancel()
+	ctx := newSignal(s.m.opts.WriteTimeout)
+	defer ctx.stop()
 	return e.writePacket(ctx, p)
 }
 
@@ -488,9 +492,9 @@ func (s *Socket) Disconnect() error {
 	s.buffer = nil
 	s.mu.Unlock()
 	if connected && e != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), s.m.opts.WriteTimeout)
+		ctx := newSignal(s.m.opts.WriteTimeout)
 		_ = e.writePacket(ctx, &shared.Packet{Type: shared.Disconnect, Namespace: s.nsp, ID: shared.NoID})
-		cancel()
+		ctx.stop()
 	}
 	s.onClose(ReasonClientDisconnect)
 	s.releaseAcks(true)
