@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"net/url"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -50,14 +49,14 @@ func NewManager(rawURL string, opts *Options) (*Manager, error) {
 		return nil, fmt.Errorf("tsunagi: unsupported URL scheme %q", u.scheme)
 	}
 	m := &Manager{opts: opts.withDefaults(), sockets: map[string]*Socket{}, stop: make(chan struct{})}
-	q, _ := url.ParseQuery(u.query)
+	q := parseQuery(u.query)
 	for k, vs := range m.opts.Query {
 		q[k] = vs
 	}
-	q.Set("EIO", "4")
-	q.Set("transport", "websocket")
+	q["EIO"] = []string{"4"}
+	q["transport"] = []string{"websocket"}
 	u.path = m.opts.Path
-	u.query = q.Encode()
+	u.query = encodeQuery(q)
 	u.fragment = ""
 	m.base = u.String()
 	return m, nil

@@ -2,6 +2,7 @@ package wasmclient
 
 import (
 	"errors"
+	"sort"
 	"strings"
 )
 
@@ -132,4 +133,101 @@ func isLoopback(host string) bool {
 		}
 	}
 	return true
+}
+
+// parseQuery is url.ParseQuery, errors aside: the pairs it cannot read are
+// left out, as there. The client encodes and decodes queries itself: url's
+// query functions would add 15 KB to client.wasm.
+func parseQuery(s string) map[string][]string {
+	m := map[string][]string{}
+	if strings.Count(s, "&")+1 > 10000 { // net/url's default limit
+		return m
+	}
+	for s != "" {
+		var kv string
+		kv, s, _ = strings.Cut(s, "&")
+		if kv == "" || strings.Contains(kv, ";") {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		k, ok := queryUnescape(k)
+		v, ok2 := queryUnescape(v)
+		if ok && ok2 {
+			m[k] = append(m[k], v)
+		}
+	}
+	return m
+}
+
+// encodeQuery is url.Values.Encode: "k=v&…", sorted by key.
+func encodeQuery(q map[string][]string) string {
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Sort(sort.StringSlice(keys))
+	var b []byte
+	for _, k := range keys {
+		for _, v := range q[k] {
+			if len(b) > 0 {
+				b = append(b, '&')
+			}
+			b = appendQueryEscape(append(appendQueryEscape(b, k), '='), v)
+		}
+	}
+	return string(b)
+}
+
+// appendQueryEscape appends url.QueryEscape(s).
+func appendQueryEscape(b []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '-', c == '_', c == '.', c == '~':
+			b = append(b, c)
+		case c == ' ':
+			b = append(b, '+')
+		default:
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return b
+}
+
+// queryUnescape is url.QueryUnescape; ok is false where it fails.
+func queryUnescape(s string) (string, bool) {
+	if !strings.ContainsAny(s, "%+") {
+		return s, true
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '%':
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return "", false
+			}
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+		case '+':
+			b = append(b, ' ')
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b), true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }

@@ -1,7 +1,10 @@
 package wasmclient
 
 import (
+	"maps"
 	"net/url"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -60,5 +63,32 @@ func TestParseLinkMatchesNetURL(t *testing.T) {
 		if isLoopback(h) {
 			t.Errorf("isLoopback(%q) = true", h)
 		}
+	}
+}
+
+// parseQuery and encodeQuery read and write queries as net/url does.
+func TestQueryMatchesNetURL(t *testing.T) {
+	t.Parallel()
+	var all []byte
+	for c := 0; c < 256; c++ {
+		all = append(all, byte(c))
+	}
+	for _, raw := range []string{
+		"", "a=1", "a=1&b=2&a=3", "a", "=x", "&&a=1&", "a=1;b=2&c=3", "k=%41%2b%2F+x", "k=%4", "k=%zz&j=1",
+		"%=1&b=%", "a+b=c+d", "x=" + url.QueryEscape(string(all)), "é=ü&ü=é%C3%A9",
+		strings.Repeat("a=1&", 9999) + "a=1", strings.Repeat("a=1&", 10000) + "a=1",
+	} {
+		want, _ := url.ParseQuery(raw)
+		got := parseQuery(raw)
+		if !maps.EqualFunc(got, want, slices.Equal) {
+			t.Errorf("parseQuery(%.40q) = %.200v; net/url: %.200v", raw, got, want)
+		}
+		if enc := encodeQuery(got); enc != want.Encode() {
+			t.Errorf("encodeQuery(%.40q) = %.200q; net/url: %.200q", raw, enc, want.Encode())
+		}
+	}
+	q := map[string][]string{"b": {string(all)}, string(all): {"1", "2"}, "a": {""}}
+	if got, want := encodeQuery(q), url.Values(q).Encode(); got != want {
+		t.Errorf("encodeQuery = %q; net/url: %q", got, want)
 	}
 }
