@@ -21,7 +21,7 @@ type engine struct {
 	open shared.OpenPacket
 	dec  shared.Decoder
 
-	ctx      *signal // stopped when the connection ends
+	ctx      *signal       // stopped when the connection ends
 	wlock    chan struct{} // held while a packet and its attachments are written
 	tasks    chan func()
 	lastRecv atomic.Int64 // monotonic nanoseconds since start, of the last message
