@@ -66,9 +66,6 @@ type conn struct {
 	uri    string // as the client sent it
 	remote string
 
-	ctx    context.Context
-	cancel context.CancelFunc
-
 	// An idle connection has one goroutine, its reader: the writer and the
 	// dispatcher run only while they have work, and the heartbeat is a timer.
 	wg sync.WaitGroup // the writer and the dispatcher, while they run
@@ -87,15 +84,15 @@ type conn struct {
 	closeReason  string
 	closeCode    websocket.StatusCode
 	closed       bool
+	ended        bool        // the socket is closed, or its close handshake over
 	evict        *time.Timer // closes a slow client that did not drain in time
 	connectTimer *time.Timer // closes a connection that joins no namespace in time
-
-	taskRoom chan struct{} // the dispatcher took a task from a full queue
 
 	// While the reader runs and the idler could park it (active), the
 	// writer and the dispatcher wait on cond for work rather than end, so
 	// a busy connection does not start a goroutine, and grow its stack,
-	// per message. lingering counts those waiting. Under mu.
+	// per message. The reader waits on cond too, for room in a full task
+	// queue. lingering counts those waiting. Under mu.
 	active    bool
 	lingering int
 	cond      sync.Cond
@@ -113,22 +110,18 @@ const idleQueueCap = 4
 const maxTasks = 64
 
 func newConn(s *Server, ws *websocket.Conn, bc *batchConn, br *bufio.Reader, deflate bool, r *http.Request) *conn {
-	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
-		srv:      s,
-		ws:       ws,
-		bc:       bc,
-		br:       br,
-		deflate:  deflate,
-		sid:      newID(),
-		header:   packHeader(r.Header),
-		uri:      requestURI(r),
-		remote:   r.RemoteAddr,
-		ctx:      ctx,
-		cancel:   cancel,
-		sockets:  map[string]*Socket{},
-		taskRoom: make(chan struct{}, 1),
-		dec:      shared.Decoder{Limits: shared.Limits{MaxAttachments: s.opts.MaxAttachments}},
+		srv:     s,
+		ws:      ws,
+		bc:      bc,
+		br:      br,
+		deflate: deflate,
+		sid:     newID(),
+		header:  packHeader(r.Header),
+		uri:     requestURI(r),
+		remote:  r.RemoteAddr,
+		sockets: map[string]*Socket{},
+		dec:     shared.Decoder{Limits: shared.Limits{MaxAttachments: s.opts.MaxAttachments}},
 	}
 	c.cond.L = &c.mu
 	return c
@@ -423,13 +416,11 @@ func (c *conn) socket(nsp string) *Socket {
 func (c *conn) task(fn func()) {
 	c.mu.Lock()
 	for len(c.tasks) >= maxTasks {
-		c.mu.Unlock()
-		select {
-		case <-c.taskRoom:
-		case <-c.ctx.Done():
+		if c.ended {
+			c.mu.Unlock()
 			return
 		}
-		c.mu.Lock()
+		c.linger() // until the dispatcher takes a task, or the end
 	}
 	c.tasks = append(c.tasks, fn)
 	if !c.dispatching {
@@ -465,13 +456,10 @@ func (c *conn) dispatchLoop() {
 		copy(c.tasks, c.tasks[1:])
 		c.tasks[n-1] = nil
 		c.tasks = c.tasks[:n-1]
-		c.mu.Unlock()
 		if n == maxTasks {
-			select {
-			case c.taskRoom <- struct{}{}:
-			default:
-			}
+			c.wakeLingering() // the reader, waiting for room
 		}
+		c.mu.Unlock()
 		fn() // after close too: a DISCONNECT read just before must still count
 	}
 }
@@ -810,9 +798,9 @@ func (c *conn) abort(reason string) {
 		c.closed = true
 		c.closeReason = reason
 	}
+	c.ended = true
 	c.wakeLingering()
 	c.mu.Unlock()
-	c.cancel()
 	// The socket first: that also ends a close handshake under way (whose
 	// end CloseNow would wait for) and the read, whose ctx cannot end it.
 	c.bc.Close()
@@ -830,7 +818,10 @@ func (c *conn) finish(reason string, code websocket.StatusCode) {
 		c.ws.Close(code, reason)
 		c.rgate.Unlock()
 	}
-	c.cancel()
+	c.mu.Lock()
+	c.ended = true // the reader no longer waits to queue a task
+	c.wakeLingering()
+	c.mu.Unlock()
 	c.srv.idle.unpark(c)
 }
 
