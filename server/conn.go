@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -80,7 +81,7 @@ type conn struct {
 	heartbeatDue time.Time   // when heartbeat is due: an earlier firing is stale
 	tasks        []func()    // for the dispatcher, in arrival order
 	dispatching  bool        // a dispatcher goroutine runs
-	sockets      map[string]*Socket
+	sockets      []*Socket   // one per namespace joined
 	closeReason  string
 	closeCode    websocket.StatusCode
 	closed       bool
@@ -120,7 +121,6 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, br *bufio.Reader, def
 		header:  packHeader(r.Header),
 		uri:     requestURI(r),
 		remote:  r.RemoteAddr,
-		sockets: map[string]*Socket{},
 		dec:     shared.Decoder{Limits: shared.Limits{MaxAttachments: s.opts.MaxAttachments}},
 	}
 	c.cond.L = &c.mu
@@ -196,11 +196,8 @@ func (c *conn) teardown() {
 
 	c.mu.Lock()
 	reason := c.closeReason
-	socks := make([]*Socket, 0, len(c.sockets))
-	for _, s := range c.sockets {
-		socks = append(socks, s)
-	}
-	c.sockets = map[string]*Socket{}
+	socks := c.sockets
+	c.sockets = nil
 	c.queue, c.spare = nil, nil
 	c.heartbeat.Stop()
 	if c.connectTimer != nil {
@@ -367,7 +364,7 @@ func (c *conn) handlePacket(p shared.Packet) error {
 	switch p.Type {
 	case shared.Connect:
 		c.mu.Lock()
-		_, dup := c.sockets[p.Namespace]
+		dup := c.lookupSocket(p.Namespace) != nil
 		c.mu.Unlock()
 		if dup {
 			return fmt.Errorf("tsunagi: second CONNECT to namespace %q", p.Namespace)
@@ -407,7 +404,18 @@ func (c *conn) handlePacket(p shared.Packet) error {
 func (c *conn) socket(nsp string) *Socket {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.sockets[nsp]
+	return c.lookupSocket(nsp)
+}
+
+// lookupSocket returns the socket of namespace nsp, under c.mu. A
+// connection has a socket or a few: a slice costs less than a map.
+func (c *conn) lookupSocket(nsp string) *Socket {
+	for _, s := range c.sockets {
+		if s.nsp.name == nsp {
+			return s
+		}
+	}
+	return nil
 }
 
 // task queues fn for the dispatcher, starting it when it is not running.
@@ -507,7 +515,7 @@ func (c *conn) connect(p shared.Packet) {
 			c.mu.Unlock()
 			return
 		}
-		c.sockets[p.Namespace] = s
+		c.sockets = append(c.sockets, s)
 		c.mu.Unlock()
 		if pid != "" && offset != "" && ns.rec.restore(s, pid, offset, func(rooms []string) {
 			ns.add(s)
@@ -534,8 +542,8 @@ func (c *conn) connect(p shared.Packet) {
 
 func (c *conn) removeSocket(s *Socket) {
 	c.mu.Lock()
-	if c.sockets[s.nsp.name] == s {
-		delete(c.sockets, s.nsp.name)
+	if i := slices.Index(c.sockets, s); i >= 0 {
+		c.sockets = slices.Delete(c.sockets, i, i+1)
 	}
 	c.mu.Unlock()
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -378,10 +379,7 @@ func (s *Socket) Disconnect(closeConn bool) {
 	}
 	c := s.conn
 	c.mu.Lock()
-	socks := make([]*Socket, 0, len(c.sockets))
-	for _, o := range c.sockets {
-		socks = append(socks, o)
-	}
+	socks := slices.Clone(c.sockets)
 	c.mu.Unlock()
 	for _, o := range socks {
 		o.closeNamespace(ReasonServerDisconnect, true)
