@@ -67,8 +67,10 @@ type conn struct {
 	uri    string // as the client sent it
 	remote string
 
-	// An idle connection has one goroutine, its reader: the writer and the
-	// dispatcher run only while they have work, and the heartbeat is a timer.
+	// An idle connection has no goroutine on Linux, where the server's idler
+	// holds it, and one elsewhere, its reader: the writer and the dispatcher
+	// run only while the connection has work, and the server's heartbeats
+	// fire the heartbeat.
 	wg sync.WaitGroup // the writer and the dispatcher, while they run
 
 	mu           sync.Mutex
@@ -77,11 +79,10 @@ type conn struct {
 	writing      bool // a writer goroutine runs; it owns ws writes
 	pingDue      bool // the writer is to send a ping
 	awaitingPong bool
-	heartbeat    *time.Timer // sends the next ping, or finds the last unanswered
-	heartbeatDue time.Time   // when heartbeat is due: an earlier firing is stale
-	tasks        []func()    // for the dispatcher, in arrival order
-	dispatching  bool        // a dispatcher goroutine runs
-	sockets      []*Socket   // one per namespace joined
+	heartbeatDue time.Time // the next ping, or the end of the wait for a pong; an earlier firing is stale
+	tasks        []func()  // for the dispatcher, in arrival order
+	dispatching  bool      // a dispatcher goroutine runs
+	sockets      []*Socket // one per namespace joined
 	closeReason  string
 	closeCode    websocket.StatusCode
 	closed       bool
@@ -99,6 +100,9 @@ type conn struct {
 	cond      sync.Cond
 	connected atomic.Bool // joined at least one namespace
 	dec       shared.Decoder
+
+	beatAt  time.Duration // under srv.beats.mu: the heartbeat's time
+	beatPos int           // under srv.beats.mu: place in the heap + 1, or 0
 }
 
 // idleQueueCap is the most frames whose array the writer keeps when it
@@ -168,8 +172,7 @@ func (c *conn) open() {
 	c.send(frame{typ: websocket.MessageText, data: open.Encode()})
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.heartbeatDue = time.Now().Add(o.PingInterval)
-	c.heartbeat = time.AfterFunc(o.PingInterval, c.onHeartbeat)
+	c.armHeartbeat(o.PingInterval)
 	c.connectTimer = time.AfterFunc(o.ConnectTimeout, func() {
 		if !c.connected.Load() {
 			c.close(ReasonConnectTimeout, websocket.StatusPolicyViolation)
@@ -199,7 +202,7 @@ func (c *conn) teardown() {
 	socks := c.sockets
 	c.sockets = nil
 	c.queue, c.spare = nil, nil
-	c.heartbeat.Stop()
+	c.srv.beats.remove(c)
 	if c.connectTimer != nil {
 		c.connectTimer.Stop()
 		c.connectTimer = nil
@@ -644,7 +647,7 @@ func (c *conn) setActive(on bool) {
 // armHeartbeat sets the heartbeat to fire in d, under c.mu.
 func (c *conn) armHeartbeat(d time.Duration) {
 	c.heartbeatDue = time.Now().Add(d)
-	c.heartbeat.Reset(d)
+	c.srv.beats.arm(c, c.heartbeatDue)
 }
 
 // onHeartbeat queues a ping, or closes the connection when the last one

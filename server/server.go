@@ -119,7 +119,8 @@ type Server struct {
 	conns    map[*conn]struct{}
 	shutdown bool
 	wg       sync.WaitGroup
-	idle     idler // quiet connections, without a goroutine each
+	idle     idler      // quiet connections, without a goroutine each
+	beats    heartbeats // every connection's heartbeat, on one timer
 
 	beforeBatch    func(*conn)  // test hook: the writer is about to take its queue
 	helpersStarted atomic.Int64 // writer and dispatcher goroutines started, for tests
