@@ -102,7 +102,7 @@ func typeFields(t reflect.Type) []jsonField {
 				} else if !sf.IsExported() {
 					continue
 				}
-				tag := sf.Tag.Get("json")
+				tag := jsonTag(sf.Tag)
 				if tag == "-" {
 					continue
 				}
@@ -486,4 +486,118 @@ func appendCompact(dst, src []byte) ([]byte, error) {
 		}
 	}
 	return dst, nil
+}
+
+// jsonTag is tag.Get("json"), without the strconv.Unquote that
+// reflect.StructTag.Lookup links (about 10 KB of client.wasm): the scan is
+// Lookup's, and unquoteTag is Unquote for the double-quoted strings it finds.
+func jsonTag(tag reflect.StructTag) string {
+	for tag != "" {
+		i := 0
+		for i < len(tag) && tag[i] == ' ' {
+			i++
+		}
+		tag = tag[i:]
+		if tag == "" {
+			break
+		}
+		i = 0
+		for i < len(tag) && tag[i] > ' ' && tag[i] != ':' && tag[i] != '"' && tag[i] != 0x7f {
+			i++
+		}
+		if i == 0 || i+1 >= len(tag) || tag[i] != ':' || tag[i+1] != '"' {
+			break
+		}
+		name := string(tag[:i])
+		tag = tag[i+1:]
+		i = 1
+		for i < len(tag) && tag[i] != '"' {
+			if tag[i] == '\\' {
+				i++
+			}
+			i++
+		}
+		if i >= len(tag) {
+			break
+		}
+		qvalue := string(tag[1:i])
+		tag = tag[i+1:]
+		if name == "json" {
+			v, _ := unquoteTag(qvalue)
+			return v
+		}
+	}
+	return ""
+}
+
+// unquoteTag is strconv.Unquote(`"` + s + `"`) for an s with no unescaped
+// quote; ok is false where Unquote fails.
+func unquoteTag(s string) (string, bool) {
+	if !strings.ContainsAny(s, "\\\n") && utf8.ValidString(s) {
+		return s, true
+	}
+	var b []byte
+	for len(s) > 0 {
+		c := s[0]
+		switch {
+		case c == '\n':
+			return "", false
+		case c >= utf8.RuneSelf:
+			r, n := utf8.DecodeRuneInString(s)
+			b, s = utf8.AppendRune(b, r), s[n:]
+			continue
+		case c != '\\':
+			b, s = append(b, c), s[1:]
+			continue
+		case len(s) < 2:
+			return "", false
+		}
+		c, s = s[1], s[2:]
+		if i := strings.IndexByte("abfnrtv\\\"", c); i >= 0 {
+			b = append(b, "\a\b\f\n\r\t\v\\\""[i])
+			continue
+		}
+		n, base := 0, 16
+		switch c {
+		case 'x':
+			n = 2
+		case 'u':
+			n = 4
+		case 'U':
+			n = 8
+		case '0', '1', '2', '3', '4', '5', '6', '7':
+			n, base, s = 3, 8, string(c)+s
+		default:
+			return "", false
+		}
+		if len(s) < n {
+			return "", false
+		}
+		var v rune
+		for _, d := range []byte(s[:n]) {
+			x := rune(base)
+			switch {
+			case '0' <= d && d <= '9':
+				x = rune(d - '0')
+			case 'a' <= d && d <= 'f':
+				x = rune(d-'a') + 10
+			case 'A' <= d && d <= 'F':
+				x = rune(d-'A') + 10
+			}
+			if x >= rune(base) {
+				return "", false
+			}
+			v = v*rune(base) + x
+		}
+		s = s[n:]
+		switch {
+		case c == 'x' || base == 8 && v <= 255:
+			b = append(b, byte(v))
+		case base == 8 || !utf8.ValidRune(v):
+			return "", false
+		default:
+			b = utf8.AppendRune(b, v)
+		}
+	}
+	return string(b), true
 }

@@ -258,3 +258,23 @@ func TestMarshalMatchesEncodingJSON(t *testing.T) {
 		t.Errorf("Marshal(chan) = %v", err)
 	}
 }
+
+// jsonTag reads struct tags as reflect.StructTag.Get("json") does.
+func FuzzJSONTag(f *testing.F) {
+	for _, tag := range []string{
+		``, `json:"a"`, `json:"a,omitempty"`, `xml:"x" json:"b"`, `  json:"c"  `, `json:"-"`, `json:"-,"`,
+		`json:""`, `json:`, `json:"unterminated`, `json"a"`, `js on:"a"`, `x:"1"json:"d"`, `jsonx:"e"`,
+		`json:"\x41\102\u00e9\U0001F600"`, `json:"a\"b\\c"`, `json:"\a\b\f\n\r\t\v"`, `json:"\'"`, `json:"\q"`,
+		`json:"\x4"`, `json:"\x4g"`, `json:"\400"`, `json:"\377"`, `json:"\378"`, `json:"\uD800"`, `json:"\U00110000"`,
+		`json:"\u00"`, "json:\"a\nb\"", "json:\"\xff\xfe\"", "json:\"\xffz\\n\"", `json:"ü,string"`, `json:"a\`,
+		`x:"\q" json:"f"`, `json:"\xC3\xA9"`, `json:"\uFFFD\UFFFFFFFF"`,
+	} {
+		f.Add(tag)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tag := reflect.StructTag(s)
+		if got, want := jsonTag(tag), tag.Get("json"); got != want {
+			t.Errorf("jsonTag(%q) = %q; reflect: %q", tag, got, want)
+		}
+	})
+}
