@@ -15,7 +15,7 @@ type backoff struct {
 }
 
 func (b backoff) delay(attempt int) time.Duration {
-	ms := float64(b.min) * math.Pow(2, float64(attempt))
+	ms := float64(b.min) * math.Ldexp(1, attempt) // math.Pow(2, attempt), without Pow's code
 	if b.factor > 0 {
 		r := rand.Float64
 		if b.rnd != nil {

@@ -14,6 +14,9 @@ func TestBackoff(t *testing.T) {
 			t.Errorf("attempt %d: %v, want %v", attempt, got, want)
 		}
 	}
+	if got := b.delay(5000); got != 5*time.Second { // 2^5000 overflows to +Inf
+		t.Errorf("attempt 5000: %v", got)
+	}
 	// 0.15: floor(1.5) is odd → up by 0.15·0.5·1s; 0.2: even → down by 0.1 s.
 	b.rnd = func() float64 { return 0.15 }
 	if got := b.delay(0); got != 1075*time.Millisecond {
