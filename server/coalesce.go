@@ -244,11 +244,13 @@ func (h *hijackResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // writeBufSize is the size of the bufio.Writer coder/websocket frames
-// into. It flushes it at the end of every frame, and batchConn holds a
-// batch in its own buffer, so it need only hold a frame header and a
-// control frame whole (at most 127 bytes from a server), to keep one
-// control frame in one Write for batchConn to pass at once.
-const writeBufSize = 128
+// into, bufio's least: every connection keeps it, and batchConn holds a
+// batch in its own buffer. coder/websocket flushes it at the end of every
+// frame, so a Write never spans two frames; a frame longer than it comes
+// in pieces. A control frame's first piece goes out at once, with what is
+// held; the rest of it goes through too, or, while the writer holds a
+// batch (a pong coder/websocket sends meanwhile), with that batch.
+const writeBufSize = 16
 
 // readBufSize is the size of the bufio.Reader coder/websocket reads
 // frames through, over the batchConn's pooled buffer (readPoolSize): a

@@ -490,7 +490,8 @@ func (c *conn) safeCall(what string, fn func() error) {
 // connect runs the namespace middleware and, when it passes, creates the
 // socket. A dynamic namespace's child is created here, on first CONNECT.
 func (c *conn) connect(p shared.Packet) {
-	hs := c.handshake(p.Data, time.Now())
+	now := time.Now()
+	hs := func() Handshake { return c.handshake(p.Data, now) }
 	for attempt := 0; ; attempt++ {
 		ns := c.srv.lookup(c, p.Namespace, hs)
 		if ns == nil || attempt == 3 {
@@ -498,7 +499,7 @@ func (c *conn) connect(p shared.Packet) {
 				Data: errInvalidNamespace})
 			return
 		}
-		s := newSocket(c, ns, hs)
+		s := newSocket(c, ns, p.Data, now)
 		var pid, offset string
 		if ns.rec != nil {
 			pid, offset = recoveryAuth(p.Data)

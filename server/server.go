@@ -176,8 +176,8 @@ func (s *Server) OfFunc(match func(name string, hs Handshake) bool) *ParentNames
 func (s *Server) OfRegexp(re *regexp.Regexp) *ParentNamespace { return s.OfFunc(regexpMatcher(re)) }
 
 // lookup finds the namespace a CONNECT names, creating a dynamic
-// namespace's child on first use.
-func (s *Server) lookup(c *conn, name string, hs Handshake) *Namespace {
+// namespace's child on first use; hs is made only for a matcher.
+func (s *Server) lookup(c *conn, name string, hs func() Handshake) *Namespace {
 	s.mu.Lock()
 	ns := s.nsps[name]
 	parents := s.parents
@@ -187,7 +187,7 @@ func (s *Server) lookup(c *conn, name string, hs Handshake) *Namespace {
 	}
 	for _, p := range parents {
 		ok := false
-		c.safeCall("namespace match", func() error { ok = p.match(name, hs); return nil })
+		c.safeCall("namespace match", func() error { ok = p.match(name, hs()); return nil })
 		if !ok {
 			continue
 		}

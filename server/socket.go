@@ -34,14 +34,13 @@ type Socket struct {
 	nsp      *Namespace
 	id       string
 	auth     json.RawMessage // of the CONNECT: the rest of Handshake is the conn's
-	joinedAt time.Time
+	joinedAt int64           // Unix nanoseconds
 
 	reg shared.Registry
 
 	mu         sync.Mutex
 	onDisc     []func(reason string)
-	onErr      []func(error)
-	mws        []PacketMiddleware
+	rare       *socketRare // OnError listeners and packet middleware, which few sockets have
 	acks       map[int64]func(shared.Args, error)
 	data       any
 	connected  bool
@@ -50,13 +49,19 @@ type Socket struct {
 	recovered  bool
 }
 
-func newSocket(c *conn, ns *Namespace, hs Handshake) *Socket {
+// socketRare holds what few sockets have, so the others do not pay for it.
+type socketRare struct {
+	onErr []func(error)
+	mws   []PacketMiddleware
+}
+
+func newSocket(c *conn, ns *Namespace, auth json.RawMessage, at time.Time) *Socket {
 	return &Socket{
 		conn:      c,
 		nsp:       ns,
 		id:        newID(),
-		auth:      hs.Auth,
-		joinedAt:  hs.Time,
+		auth:      auth,
+		joinedAt:  at.UnixNano(),
 		connected: true,
 	}
 }
@@ -89,7 +94,9 @@ func (s *Socket) Recovered() bool { return s.recovered }
 func (s *Socket) Namespace() *Namespace { return s.nsp }
 
 // Handshake is what the client sent when it connected.
-func (s *Socket) Handshake() Handshake { return s.conn.handshake(s.auth, s.joinedAt) }
+func (s *Socket) Handshake() Handshake {
+	return s.conn.handshake(s.auth, time.Unix(0, s.joinedAt))
+}
 
 // Connected reports whether the socket is still connected.
 func (s *Socket) Connected() bool {
@@ -143,7 +150,8 @@ func (s *Socket) OnDisconnect(fn func(reason string)) {
 // "error" event on a server socket). Without one, such errors are logged.
 func (s *Socket) OnError(fn func(error)) {
 	s.mu.Lock()
-	s.onErr = append(s.onErr, fn)
+	r := s.rarely()
+	r.onErr = append(r.onErr, fn)
 	s.mu.Unlock()
 }
 
@@ -159,8 +167,17 @@ type PacketMiddleware func(event string, args shared.Args) error
 // dispatcher, like handlers.
 func (s *Socket) Use(fn PacketMiddleware) {
 	s.mu.Lock()
-	s.mws = append(s.mws, fn)
+	r := s.rarely()
+	r.mws = append(r.mws, fn)
 	s.mu.Unlock()
+}
+
+// rarely returns s.rare, made on first use, under s.mu.
+func (s *Socket) rarely() *socketRare {
+	if s.rare == nil {
+		s.rare = &socketRare{}
+	}
+	return s.rare
 }
 
 // Emit sends an event to this socket. []byte arguments travel as binary attachments.
@@ -295,8 +312,11 @@ func (s *Socket) dispatch(event string, args shared.Args, id int64) {
 }
 
 func (s *Socket) runMiddleware(event string, args shared.Args) (err error) {
+	var mws []PacketMiddleware
 	s.mu.Lock()
-	mws := s.mws
+	if s.rare != nil {
+		mws = s.rare.mws
+	}
 	s.mu.Unlock()
 	for _, mw := range mws {
 		s.conn.safeCall("socket middleware", func() error {
@@ -317,8 +337,11 @@ func (s *Socket) runMiddleware(event string, args shared.Args) (err error) {
 }
 
 func (s *Socket) reportError(err error) {
+	var fns []func(error)
 	s.mu.Lock()
-	fns := s.onErr
+	if s.rare != nil {
+		fns = s.rare.onErr
+	}
 	s.mu.Unlock()
 	if len(fns) == 0 {
 		s.conn.srv.log.Info("tsunagi: socket error", "sid", s.conn.sid, "socket", s.id, "nsp", s.nsp.name, "err", err)

@@ -1,6 +1,9 @@
 package shared
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // AnyHandler receives every event, for catch-all listeners (onAny).
 type AnyHandler func(event string, args Args)
@@ -10,12 +13,46 @@ type AnyHandler func(event string, args Args)
 // handlers run outside its lock and may add or remove handlers.
 type Registry struct {
 	mu       sync.Mutex
-	handlers map[string][]*handlerEntry
+	handlers []eventHandlers // a socket has a few events: a scan costs less memory than a map
 	anyIn    []*anyEntry
 	anyOut   []*anyEntry
 }
 
+type eventHandlers struct {
+	event string
+	list  []*handlerEntry
+}
+
 type handlerEntry struct{ h Handler }
+
+// get returns event's handlers, under r.mu.
+func (r *Registry) get(event string) []*handlerEntry {
+	for _, e := range r.handlers {
+		if e.event == event {
+			return e.list
+		}
+	}
+	return nil
+}
+
+// set makes list event's handlers, under r.mu; an empty list removes event.
+func (r *Registry) set(event string, list []*handlerEntry) {
+	for i, e := range r.handlers {
+		if e.event != event {
+			continue
+		}
+		if len(list) == 0 {
+			r.handlers = slices.Delete(r.handlers, i, i+1)
+		} else {
+			r.handlers[i].list = list
+		}
+		return
+	}
+	if len(list) > 0 {
+		r.handlers = append(r.handlers, eventHandlers{event, list})
+	}
+}
+
 type anyEntry struct{ fn AnyHandler }
 
 // On adds h for event; the returned func removes it.
@@ -23,17 +60,11 @@ func (r *Registry) On(event string, h Handler) (off func()) {
 	e := &handlerEntry{h: h}
 	internName(event)
 	r.mu.Lock()
-	if r.handlers == nil {
-		r.handlers = map[string][]*handlerEntry{}
-	}
-	r.handlers[event] = appendCOW(r.handlers[event], e)
+	r.set(event, appendCOW(r.get(event), e))
 	r.mu.Unlock()
 	return func() {
 		r.mu.Lock()
-		r.handlers[event] = removeCOW(r.handlers[event], e)
-		if len(r.handlers[event]) == 0 {
-			delete(r.handlers, event)
-		}
+		r.set(event, removeCOW(r.get(event), e))
 		r.mu.Unlock()
 	}
 }
@@ -41,14 +72,14 @@ func (r *Registry) On(event string, h Handler) (off func()) {
 // Off removes every handler of event.
 func (r *Registry) Off(event string) {
 	r.mu.Lock()
-	delete(r.handlers, event)
+	r.set(event, nil)
 	r.mu.Unlock()
 }
 
 // Handlers returns the handlers of event.
 func (r *Registry) Handlers(event string) []Handler {
 	r.mu.Lock()
-	es := r.handlers[event]
+	es := r.get(event)
 	r.mu.Unlock()
 	out := make([]Handler, len(es))
 	for i, e := range es {
@@ -61,7 +92,7 @@ func (r *Registry) Handlers(event string) []Handler {
 func (r *Registry) Has(event string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.handlers[event]) > 0
+	return len(r.get(event)) > 0
 }
 
 // OnAny adds a listener for every incoming event.

@@ -1,0 +1,57 @@
+package shared
+
+import (
+	"fmt"
+	"testing"
+)
+
+// Handlers of several events, added and removed in any order, and Off.
+func TestRegistryEvents(t *testing.T) {
+	var r Registry
+	var calls []string
+	h := func(name string) Handler {
+		return func(Args, AckFunc) error { calls = append(calls, name); return nil }
+	}
+	run := func(event string) []string {
+		calls = nil
+		for _, fn := range r.Handlers(event) {
+			fn(Args{}, nil)
+		}
+		return calls
+	}
+	check := func(event string, want ...string) {
+		t.Helper()
+		if got := run(event); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s: handlers %v, want %v", event, got, want)
+		}
+		if r.Has(event) != (len(want) > 0) {
+			t.Fatalf("%s: Has %v", event, r.Has(event))
+		}
+	}
+	offA1 := r.On("a", h("a1"))
+	r.On("b", h("b1"))
+	offA2 := r.On("a", h("a2"))
+	r.On("c", h("c1"))
+	check("a", "a1", "a2")
+	check("b", "b1")
+	check("c", "c1")
+	check("d")
+
+	snapshot := r.Handlers("a")
+	offA1()
+	check("a", "a2")
+	if len(snapshot) != 2 {
+		t.Fatalf("a snapshot changed: %d handlers", len(snapshot))
+	}
+	offA2()
+	check("a")
+	check("b", "b1")
+	check("c", "c1")
+	offA1() // again: nothing to remove
+
+	r.On("a", h("a3"))
+	r.Off("b")
+	check("b")
+	check("a", "a3")
+	check("c", "c1")
+}
