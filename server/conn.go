@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -240,10 +241,7 @@ func (c *conn) readLoop() (parked bool) {
 // readMessage reads one message and handles it, and reports whether the
 // client is likely to pause after it (quietAfter). When the connection fails it reports false and why.
 func (c *conn) readMessage() (reason string, quiet, ok bool) {
-	// Not c.ctx: under a ctx that can end, coder/websocket registers a
-	// context.AfterFunc per read, which an idle connection holds. The read
-	// ends when the socket closes (abort, finish).
-	typ, msg, err := c.ws.Read(context.Background())
+	typ, msg, err := c.readFrame()
 	if err != nil {
 		c.mu.Lock()
 		closed := c.closed
@@ -279,6 +277,46 @@ func (c *conn) readMessage() (reason string, quiet, ok bool) {
 		return ReasonParseError, false, false
 	}
 	return "", quietAfter(typ, msg), true
+}
+
+// msgPool holds the buffers messages are read into before they are copied
+// out at their size: coder/websocket's Read starts every message with a
+// 512-byte buffer, most of it garbage for the short messages clients send.
+var msgPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledMsg is the largest buffer msgPool keeps.
+const maxPooledMsg = 64 << 10
+
+// readFrame reads the next message whole, into memory of its own size.
+func (c *conn) readFrame() (websocket.MessageType, []byte, error) {
+	// Under context.Background: under a ctx that can end, coder/websocket
+	// registers a context.AfterFunc per read. The read ends when the socket
+	// closes (abort, finish).
+	typ, r, err := c.ws.Reader(context.Background())
+	if err != nil {
+		return typ, nil, err
+	}
+	bp := msgPool.Get().(*[]byte)
+	b := (*bp)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return typ, nil, err
+		}
+	}
+	msg := bytes.Clone(b)
+	if cap(b) <= maxPooledMsg {
+		*bp = b[:0]
+		msgPool.Put(bp)
+	}
+	return typ, msg, nil
 }
 
 // quietAfter reports whether a client usually pauses after msg: a pong
