@@ -98,23 +98,24 @@ func (b *batchConn) result(p []byte, err error) (int, error) {
 // writeHeld writes the buffered bytes followed by p, with one syscall
 // (writev on a TCP conn when both are there), under b.mu.
 func (b *batchConn) writeHeld(p []byte) error {
-	var bufs net.Buffers
-	if b.held != nil && len(*b.held) > 0 {
-		bufs = append(bufs, *b.held)
+	var held []byte
+	if b.held != nil {
+		held = *b.held
 	}
-	if len(p) > 0 {
-		bufs = append(bufs, p)
-	}
-	if len(bufs) == 0 {
-		return nil
-	}
-	b.writes.Add(1)
-	b.Conn.SetWriteDeadline(time.Now().Add(b.timeout))
 	var err error
-	if len(bufs) == 1 {
-		_, err = b.Conn.Write(bufs[0])
-	} else {
+	switch {
+	case len(held) > 0 && len(p) > 0:
+		b.writes.Add(1)
+		b.Conn.SetWriteDeadline(time.Now().Add(b.timeout))
+		bufs := net.Buffers{held, p}
 		_, err = bufs.WriteTo(b.Conn)
+	case len(held) > 0 || len(p) > 0:
+		if len(held) == 0 {
+			held = p
+		}
+		b.writes.Add(1)
+		b.Conn.SetWriteDeadline(time.Now().Add(b.timeout))
+		_, err = b.Conn.Write(held)
 	}
 	if b.held != nil {
 		*b.held = (*b.held)[:0]
