@@ -168,9 +168,22 @@ func (c *countingConn) Write(p []byte) (int, error) {
 // startCounting runs srv behind a countingListener.
 func startCounting(t testing.TB, srv *Server) (*countingListener, string) {
 	t.Helper()
+	var cl *countingListener
+	url := serveOn(t, srv, func(l net.Listener) net.Listener {
+		cl = &countingListener{Listener: l}
+		return cl
+	})
+	return cl, url
+}
+
+// serveOn serves srv on loopback through the listener wrap makes (none
+// when nil) and returns its Engine.IO WebSocket URL.
+func serveOn(t testing.TB, srv *Server, wrap func(net.Listener) net.Listener) string {
+	t.Helper()
 	hs := httptest.NewUnstartedServer(srv)
-	cl := &countingListener{Listener: hs.Listener}
-	hs.Listener = cl
+	if wrap != nil {
+		hs.Listener = wrap(hs.Listener)
+	}
 	hs.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -178,7 +191,7 @@ func startCounting(t testing.TB, srv *Server) (*countingListener, string) {
 		srv.Shutdown(ctx)
 		hs.Close()
 	})
-	return cl, "ws" + strings.TrimPrefix(hs.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
+	return "ws" + strings.TrimPrefix(hs.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
 }
 
 func quietOptions(o Options) *Options {

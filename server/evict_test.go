@@ -1,10 +1,8 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"net"
-	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -27,16 +25,7 @@ func (l tinyBuffers) Accept() (net.Conn, error) {
 
 func startTiny(t *testing.T, srv *Server) string {
 	t.Helper()
-	hs := httptest.NewUnstartedServer(srv)
-	hs.Listener = tinyBuffers{hs.Listener}
-	hs.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		hs.Close()
-	})
-	return "ws" + strings.TrimPrefix(hs.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
+	return serveOn(t, srv, func(l net.Listener) net.Listener { return tinyBuffers{l} })
 }
 
 type evicted struct {

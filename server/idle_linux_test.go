@@ -2,9 +2,7 @@ package server
 
 import (
 	"context"
-	"net/http/httptest"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -170,16 +168,7 @@ func take[T any](t *testing.T, ch <-chan T) T {
 }
 
 // startPlain serves srv on loopback, its connections plain TCP sockets.
-func startPlain(t *testing.T, srv *Server) string {
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		hs.Close()
-	})
-	return "ws" + strings.TrimPrefix(hs.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
-}
+func startPlain(t *testing.T, srv *Server) string { return serveOn(t, srv, nil) }
 
 // A busy connection's writer and dispatcher wait for the next message
 // rather than end after each: one round trip after another starts no
