@@ -92,13 +92,13 @@ type conn struct {
 	connectTimer *time.Timer // closes a connection that joins no namespace in time
 
 	// While the reader runs and the idler could park it (active), the
-	// writer and the dispatcher wait on cond for work rather than end, so
+	// writer and the dispatcher wait for work (waitFor) rather than end, so
 	// a busy connection does not start a goroutine, and grow its stack,
-	// per message. The reader waits on cond too, for room in a full task
-	// queue. lingering counts those waiting. Under mu.
+	// per message. The reader waits there too, for room in a full task
+	// queue. waits is made by the first to wait and dropped when the
+	// connection goes quiet. Under mu.
 	active    bool
-	lingering int
-	cond      sync.Cond
+	waits     *waits
 	connected atomic.Bool // joined at least one namespace
 	dec       shared.Decoder
 
@@ -128,7 +128,6 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, br *bufio.Reader, def
 		remote:  r.RemoteAddr,
 		dec:     shared.Decoder{Limits: shared.Limits{MaxAttachments: s.opts.MaxAttachments}},
 	}
-	c.cond.L = &c.mu
 	return c
 }
 
@@ -469,7 +468,7 @@ func (c *conn) task(fn func()) {
 			c.mu.Unlock()
 			return
 		}
-		c.linger() // until the dispatcher takes a task, or the end
+		c.waitFor(waitRoom) // until the dispatcher takes a task, or the end
 	}
 	c.tasks = append(c.tasks, fn)
 	if !c.dispatching {
@@ -478,7 +477,7 @@ func (c *conn) task(fn func()) {
 		c.srv.helpersStarted.Add(1)
 		go c.dispatchLoop()
 	} else {
-		c.wakeLingering()
+		c.wake(waitDispatcher)
 	}
 	c.mu.Unlock()
 }
@@ -491,7 +490,7 @@ func (c *conn) dispatchLoop() {
 		c.mu.Lock()
 		n := len(c.tasks)
 		if n == 0 && c.active && !c.closed {
-			c.linger()
+			c.waitFor(waitDispatcher)
 			c.mu.Unlock()
 			continue
 		}
@@ -506,7 +505,7 @@ func (c *conn) dispatchLoop() {
 		c.tasks[n-1] = nil
 		c.tasks = c.tasks[:n-1]
 		if n == maxTasks {
-			c.wakeLingering() // the reader, waiting for room
+			c.wake(waitRoom) // the reader
 		}
 		c.mu.Unlock()
 		fn() // after close too: a DISCONNECT read just before must still count
@@ -653,22 +652,57 @@ func (c *conn) startWriter() {
 		c.srv.helpersStarted.Add(1)
 		go c.writeLoop()
 	} else {
-		c.wakeLingering()
+		c.wake(waitWriter)
 	}
 }
 
-// linger waits, under c.mu, until there may be work, or the connection is
-// closed or no longer active.
-func (c *conn) linger() {
-	c.lingering++
-	c.cond.Wait()
-	c.lingering--
+// What waits on a connection's waits.
+const (
+	waitWriter     = iota // for frames to write
+	waitDispatcher        // for tasks
+	waitRoom              // the reader, for room in a full task queue
+	waitKinds
+)
+
+// waits lets the writer, the dispatcher and the reader wait for one
+// another under the conn's mu, each on a condition of its own, so that
+// waking one does not wake the others for nothing.
+type waits struct {
+	cond [waitKinds]sync.Cond
+	n    [waitKinds]int
 }
 
-// wakeLingering wakes the writer and the dispatcher if they linger, under c.mu.
-func (c *conn) wakeLingering() {
-	if c.lingering > 0 {
-		c.cond.Broadcast()
+// waitFor waits, under c.mu, to be woken for kind: there may be work, or
+// the connection is closed or no longer active. Callers recheck.
+func (c *conn) waitFor(kind int) {
+	w := c.waits
+	if w == nil {
+		w = &waits{}
+		for i := range w.cond {
+			w.cond[i].L = &c.mu
+		}
+		c.waits = w
+	}
+	w.n[kind]++
+	w.cond[kind].Wait()
+	w.n[kind]--
+}
+
+// wake wakes what waits for kind, under c.mu.
+func (c *conn) wake(kind int) {
+	if w := c.waits; w != nil && w.n[kind] > 0 {
+		w.cond[kind].Signal()
+	}
+}
+
+// wakeAll wakes everything that waits, under c.mu.
+func (c *conn) wakeAll() {
+	if w := c.waits; w != nil {
+		for i := range w.cond {
+			if w.n[i] > 0 {
+				w.cond[i].Broadcast()
+			}
+		}
 	}
 }
 
@@ -678,7 +712,8 @@ func (c *conn) setActive(on bool) {
 	c.mu.Lock()
 	c.active = on
 	if !on {
-		c.wakeLingering()
+		c.wakeAll()
+		c.waits = nil // those woken keep theirs
 	}
 	c.mu.Unlock()
 }
@@ -725,7 +760,7 @@ func (c *conn) close(reason string, code websocket.StatusCode) {
 		c.evict = time.AfterFunc(c.srv.opts.WriteTimeout, func() { c.abort(reason) })
 	}
 	c.startWriter()
-	c.wakeLingering() // the dispatcher, to end once its queue is done
+	c.wakeAll() // the dispatcher too, to end once its queue is done
 	c.mu.Unlock()
 }
 
@@ -741,7 +776,7 @@ func (c *conn) writeLoop() {
 		batch := c.queue
 		ping, closed, reason, code := c.pingDue, c.closed, c.closeReason, c.closeCode
 		if len(batch) == 0 && !ping && !closed && c.active {
-			c.linger()
+			c.waitFor(waitWriter)
 			c.mu.Unlock()
 			continue
 		}
@@ -849,7 +884,7 @@ func (c *conn) abort(reason string) {
 		c.closeReason = reason
 	}
 	c.ended = true
-	c.wakeLingering()
+	c.wakeAll()
 	c.mu.Unlock()
 	// The socket first: that also ends a close handshake under way (whose
 	// end CloseNow would wait for) and the read, whose ctx cannot end it.
@@ -870,7 +905,7 @@ func (c *conn) finish(reason string, code websocket.StatusCode) {
 	}
 	c.mu.Lock()
 	c.ended = true // the reader no longer waits to queue a task
-	c.wakeLingering()
+	c.wakeAll()
 	c.mu.Unlock()
 	c.srv.idle.unpark(c)
 }
