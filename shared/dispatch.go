@@ -2,7 +2,7 @@ package shared
 
 import (
 	"fmt"
-	"sync"
+	"sync/atomic"
 )
 
 // NewEventPacket encodes an EVENT (BINARY_EVENT when args hold []byte) of
@@ -39,11 +39,12 @@ func NewAckPacket(nsp string, id int64, args []any) (*Packet, error) {
 func (r *Registry) Dispatch(event string, args Args, send func(res []any) error, call func(what string, fn func() error)) {
 	var ack AckFunc
 	if send != nil {
-		var once sync.Once
+		var sent atomic.Bool
 		ack = func(res ...any) error {
-			err := fmt.Errorf("tsunagi: ack for %q already sent", event)
-			once.Do(func() { err = send(res) })
-			return err
+			if sent.Swap(true) {
+				return fmt.Errorf("tsunagi: ack for %q already sent", event)
+			}
+			return send(res)
 		}
 	}
 	for _, fn := range r.Any() {

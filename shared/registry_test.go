@@ -2,6 +2,7 @@ package shared
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -54,4 +55,26 @@ func TestRegistryEvents(t *testing.T) {
 	check("b")
 	check("a", "a3")
 	check("c", "c1")
+}
+
+// An ack is sent once; a second call fails and sends nothing.
+func TestAckOnce(t *testing.T) {
+	var r Registry
+	var sent [][]any
+	var second error
+	r.On("e", func(_ Args, ack AckFunc) error {
+		if err := ack(1); err != nil {
+			t.Errorf("first ack: %v", err)
+		}
+		second = ack(2)
+		return nil
+	})
+	r.Dispatch("e", Args{}, func(res []any) error { sent = append(sent, res); return nil },
+		func(_ string, fn func() error) { fn() })
+	if len(sent) != 1 || fmt.Sprint(sent[0]) != "[1]" {
+		t.Fatalf("sent %v, want [[1]]", sent)
+	}
+	if second == nil || !strings.Contains(second.Error(), `ack for "e" already sent`) {
+		t.Fatalf("second ack: %v", second)
+	}
 }
