@@ -831,9 +831,14 @@ func (c *conn) writeBatch(batch []frame) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	if c.srv.noCoalesce {
+	if c.srv.noCoalesce { // one write per frame, held whole (writeBufSize splits it)
 		for _, f := range batch {
-			if err := c.writeFrame(f); err != nil {
+			c.bc.hold()
+			err := c.writeFrame(f)
+			if ferr := c.bc.flush(); err == nil {
+				err = ferr
+			}
+			if err != nil {
 				return err
 			}
 		}
