@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"log/slog"
 	"net"
 	"net/http/httptest"
@@ -202,6 +203,14 @@ func quietOptions(o Options) *Options {
 // joinMain dials url and joins "/", returning the client's conn.
 func joinMain(t testing.TB, url string, opts *websocket.DialOptions) *websocket.Conn {
 	t.Helper()
+	ws, _ := join(t, url, opts)
+	return ws
+}
+
+// join dials url and joins "/", returning the client's conn and the
+// socket's id from the CONNECT reply.
+func join(t testing.TB, url string, opts *websocket.DialOptions) (*websocket.Conn, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ws, _, err := websocket.Dial(ctx, url, opts)
@@ -215,10 +224,15 @@ func joinMain(t testing.TB, url string, opts *websocket.DialOptions) *websocket.
 	if err := ws.Write(ctx, websocket.MessageText, []byte("40")); err != nil {
 		t.Fatal(err)
 	}
-	if _, b, err := ws.Read(ctx); err != nil || !bytes.HasPrefix(b, []byte("40{")) {
+	_, b, err := ws.Read(ctx)
+	if err != nil || !bytes.HasPrefix(b, []byte("40{")) {
 		t.Fatalf("connect: %q %v", b, err)
 	}
-	return ws
+	var reply struct{ SID string }
+	if err := json.Unmarshal(b[2:], &reply); err != nil || reply.SID == "" {
+		t.Fatalf("connect reply %q: %v", b, err)
+	}
+	return ws, reply.SID
 }
 
 func readN(t *testing.T, ws *websocket.Conn, n int) []string {

@@ -17,8 +17,9 @@ import (
 // the set (kick). A reader whose last message was a heartbeat's pong or a
 // CONNECT moves there at once (quietAfter). A busy connection never leaves Go's poller.
 type idler struct {
-	srv  *Server
-	tick atomic.Uint32 // seconds counted by the loop, from 1
+	srv     *Server
+	tick    atomic.Uint32 // seconds counted by the loop, from 1
+	resumed atomic.Int64  // readers started again, for tests
 
 	mu      sync.Mutex
 	epfd    int
@@ -88,6 +89,7 @@ func (p *idler) loop(epfd int) {
 			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
 			if c := p.parked[id]; c != nil {
 				delete(p.parked, id)
+				p.resumed.Add(1)
 				go c.serve()
 			}
 		}
@@ -194,6 +196,7 @@ func (p *idler) unpark(c *conn) {
 	defer p.mu.Unlock()
 	if id := c.park.parkID; id != 0 && p.parked[id] == c {
 		delete(p.parked, id)
+		p.resumed.Add(1)
 		go c.serve()
 	}
 }
