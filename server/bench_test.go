@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/tsunagi/tsunagi/server"
+	"github.com/tsunagi/tsunagi/shared"
 )
 
 // BenchmarkBroadcastFanout measures one broadcast (srv.Emit) reaching every
@@ -152,6 +153,54 @@ func fanoutRead(ws *websocket.Conn, buf []byte) ([]byte, error) {
 		}
 		if err != nil {
 			return nil, err
+		}
+	}
+}
+
+// BenchmarkAckRoundTrip measures one client's event with an ack id, the
+// server's handler acking its argument back, and the client reading the
+// ack: one op per round trip, over loopback, one call in flight (as in
+// scripts/bench's first phase). allocs/op include the client's.
+//
+//	go test -run '^$' -bench AckRoundTrip -benchmem ./server/
+func BenchmarkAckRoundTrip(b *testing.B) {
+	srv := server.New(&server.Options{Logger: slog.New(slog.DiscardHandler)})
+	srv.OnConnection(func(s *server.Socket) {
+		s.On("echo", func(args shared.Args, ack shared.AckFunc) error {
+			var v json.RawMessage
+			if err := args.Decode(0, &v); err != nil {
+				return err
+			}
+			return ack(v)
+		})
+	})
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}()
+	ws, err := fanoutJoin("ws" + strings.TrimPrefix(hs.URL, "http") + "/socket.io/?EIO=4&transport=websocket")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ws.CloseNow()
+	msg := []byte(`421["echo",{"seq":1,"at":1732400000000}]`)
+	want := []byte(`431[{"seq":1,"at":1732400000000}]`)
+	buf := make([]byte, 256)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := ws.Write(context.Background(), websocket.MessageText, msg); err != nil {
+			b.Fatal(err)
+		}
+		got, err := fanoutRead(ws, buf)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			b.Fatalf("got %q, want %q", got, want)
 		}
 	}
 }

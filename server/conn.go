@@ -424,7 +424,8 @@ func (c *conn) handlePacket(p shared.Packet) error {
 		if err != nil {
 			return err
 		}
-		c.task(func() { s.dispatch(name, args, p.ID) })
+		id := p.ID
+		c.task(func() { s.dispatch(name, &args, id) })
 	case shared.Ack, shared.BinaryAck:
 		s := c.socket(p.Namespace)
 		if s == nil {

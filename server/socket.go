@@ -292,7 +292,7 @@ func (s *Socket) deliver(frames []frame, volatile bool) bool {
 }
 
 // dispatch runs the handlers of one incoming event (on the dispatcher goroutine).
-func (s *Socket) dispatch(event string, args shared.Args, id int64) {
+func (s *Socket) dispatch(event string, args *shared.Args, id int64) {
 	if !s.Connected() {
 		return
 	}
@@ -311,7 +311,7 @@ func (s *Socket) dispatch(event string, args shared.Args, id int64) {
 	s.reg.Dispatch(event, args, send, s.conn.safeCall)
 }
 
-func (s *Socket) runMiddleware(event string, args shared.Args) (err error) {
+func (s *Socket) runMiddleware(event string, args *shared.Args) (err error) {
 	var mws []PacketMiddleware
 	s.mu.Lock()
 	if s.rare != nil {
@@ -326,7 +326,7 @@ func (s *Socket) runMiddleware(event string, args shared.Args) (err error) {
 					panic(r)
 				}
 			}()
-			err = mw(event, args)
+			err = mw(event, *args)
 			return nil
 		})
 		if err != nil {

@@ -427,7 +427,8 @@ func (d *Decoder) Text(data []byte) (p Packet, complete bool, err error) {
 		}
 		p.Data = bytes.Clone(p.Data)
 		p.Buffers = make([][]byte, 0, p.Attachments)
-		d.pending = &p
+		pending := p // a copy on the heap only for a binary packet
+		d.pending = &pending
 		return p, false, nil
 	}
 	return p, true, nil

@@ -69,7 +69,7 @@ func TestAckOnce(t *testing.T) {
 		second = ack(2)
 		return nil
 	})
-	r.Dispatch("e", Args{}, func(res []any) error { sent = append(sent, res); return nil },
+	r.Dispatch("e", &Args{}, func(res []any) error { sent = append(sent, res); return nil },
 		func(_ string, fn func() error) { fn() })
 	if len(sent) != 1 || fmt.Sprint(sent[0]) != "[1]" {
 		t.Fatalf("sent %v, want [[1]]", sent)

@@ -470,7 +470,7 @@ func (s *Socket) received(e *engine, event string, args shared.Args, id int64) {
 	if id >= 0 {
 		send = func(res []any) error { return s.sendAck(e, id, res) }
 	}
-	s.reg.Dispatch(event, args, send, s.m.safeCall)
+	s.reg.Dispatch(event, &args, send, s.m.safeCall)
 }
 
 func (s *Socket) sendAck(e *engine, id int64, args []any) error {
