@@ -3,12 +3,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +19,13 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/tsunagi/tsunagi/internal/testenv"
+	"github.com/tsunagi/tsunagi/internal/wait"
 )
+
+func TestMain(m *testing.M) {
+	testenv.Require(testenv.NeedChromium) // TestBrowserDemo
+	os.Exit(m.Run())
+}
 
 // devserver is a running devserver binary started by startDevserver.
 type devserver struct {
@@ -24,49 +33,34 @@ type devserver struct {
 	base string // http://127.0.0.1:port
 }
 
-// startDevserver builds the devserver and starts it on a free loopback port
-// from the module root, with the extra flags args. It waits until the server
-// answers GET / (with any status), for at most 3 minutes, since it builds
-// client.wasm first. The process group is killed in t.Cleanup.
+// startDevserver builds the devserver and starts it from the module root on
+// 127.0.0.1:0, with the extra flags args, and waits until it prints that it
+// serves, with the address it bound: it binds before it builds client.wasm,
+// so no port is guessed and none is raced for. The process group is killed
+// in t.Cleanup.
 func startDevserver(t *testing.T, args ...string) *devserver {
 	t.Helper()
-	bin := testenv.BuildDevserver(t)
-	addr := testenv.FreeAddr(t)
-	cmd := exec.Command(bin, append([]string{"-addr", addr}, args...)...)
-	cmd.Dir = testenv.ModuleRoot(t)
-	d := &devserver{proc: testenv.Start(t, cmd), base: "http://" + addr}
-
-	client := &http.Client{Timeout: 5 * time.Second}
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		resp, err := client.Get(d.base + "/")
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			return d
-		}
-		if d.proc.Exited() {
-			t.Fatalf("devserver exited before serving /: %v\n%s", d.proc.Wait(), d.proc.Output())
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("devserver did not serve / on %s within 3 minutes (last error: %v)\n%s", addr, err, d.proc.Output())
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	d := launch(t, args...)
+	d.base = d.proc.WaitOutput(t, testenv.BuildDeadline(), `listening on (http://127\.0\.0\.1:\d+)/`)[1]
+	return d
 }
 
-// stop sends SIGINT and checks that the devserver shuts down gracefully
-// within 10 s.
+// launch starts the devserver on 127.0.0.1:0 without waiting for it.
+func launch(t *testing.T, args ...string) *devserver {
+	t.Helper()
+	bin := testenv.BuildDevserver(t)
+	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
+	cmd.Dir = testenv.ModuleRoot(t)
+	return &devserver{proc: testenv.Start(t, cmd)}
+}
+
+// stop sends SIGINT and checks that the devserver shuts down gracefully.
 func (d *devserver) stop(t *testing.T) {
 	t.Helper()
 	if err := d.proc.Cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatalf("send SIGINT to the devserver: %v", err)
 	}
-	err, ok := d.proc.WaitTimeout(10 * time.Second)
-	if !ok {
-		t.Fatalf("devserver did not exit within 10s of SIGINT\n%s", d.proc.Output())
-	}
-	if err != nil {
+	if err := d.proc.WaitExit(t, "SIGINT"); err != nil {
 		var exit *exec.ExitError
 		// 130 is the conventional status of a program that chose to
 		// exit because of SIGINT; death by the signal itself is not a
@@ -80,7 +74,7 @@ func (d *devserver) stop(t *testing.T) {
 // get fetches path and returns the response with its body read.
 func (d *devserver) get(t *testing.T, path string) (*http.Response, []byte) {
 	t.Helper()
-	client := &http.Client{Timeout: 30 * time.Second}
+	client := &http.Client{Timeout: wait.Deadline()}
 	resp, err := client.Get(d.base + path)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
@@ -100,34 +94,14 @@ func TestBrowserDemo(t *testing.T) {
 	d := startDevserver(t)
 	ctx := testenv.NewBrowser(t)
 
-	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	tctx, cancel := context.WithTimeout(ctx, wait.Deadline())
 	defer cancel()
 	if err := chromedp.Do(tctx, chromedp.Navigate(d.base+"/")); err != nil {
 		t.Fatalf("navigate to %s/: %v", d.base, err)
 	}
-	const want = `{"hello":"world"}`
-	var text string
-	for {
-		var err error
-		text, err = chromedp.Run(tctx, chromedp.Evaluate[string](
-			`(function(){ const e = document.getElementById("log"); return e ? e.textContent : ""; })()`))
-		if err != nil {
-			t.Fatalf("read #log (after 60s at most): %v; #log so far: %q", err, text)
-		}
-		if strings.Contains(text, want) {
-			break
-		}
-		select {
-		case <-tctx.Done():
-			t.Fatalf("#log did not contain %s within 60s; it holds %q", want, text)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-
-	const wantLog = `my other event: {"my":"data"}`
-	if !d.proc.WaitOutput(wantLog, 10*time.Second) {
-		t.Fatalf("devserver output lacks %q within 10s:\n%s", wantLog, d.proc.Output())
-	}
+	testenv.WaitJS(t, tctx, `{"hello":"world"} in #log`,
+		`(e => e ? e.textContent : "")(document.getElementById("log"))`, `s => s.includes('{"hello":"world"}')`)
+	d.proc.WaitOutput(t, wait.Deadline(), regexp.QuoteMeta(`my other event: {"my":"data"}`))
 	d.stop(t)
 }
 
@@ -171,4 +145,38 @@ func TestMissingIndex(t *testing.T) {
 		t.Errorf("GET / with an empty -web dir: body %.200q does not mention index.html", body)
 	}
 	d.stop(t)
+}
+
+// TestPortHeldWhileBuilding: the devserver binds its address before it
+// builds client.wasm, says which, and a connection made during the build
+// is served once the build is done; SIGINT during the build ends it
+// gracefully.
+func TestPortHeldWhileBuilding(t *testing.T) {
+	d := launch(t)
+	addr := d.proc.WaitOutput(t, wait.Deadline(), `building \S+ as client\.wasm for http://(127\.0\.0\.1:\d+)/`)[1]
+	conn, err := net.DialTimeout("tcp", addr, wait.Deadline())
+	if err != nil {
+		t.Fatalf("dial %s while the devserver builds: %v", addr, err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(testenv.BuildDeadline()))
+	if _, err := io.WriteString(conn, "GET /wasm_exec.js HTTP/1.1\r\nHost: "+addr+"\r\nConnection: close\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("read the answer to a request made during the build: %v\n%s", err, d.proc.Output())
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /wasm_exec.js made during the build: status %d", resp.StatusCode)
+	}
+	d.stop(t)
+
+	d = launch(t)
+	d.proc.WaitOutput(t, wait.Deadline(), `building \S+ as client\.wasm`)
+	d.stop(t)
+	if out := d.proc.Output(); !strings.Contains(out, "interrupted while building") && !strings.Contains(out, "bye") {
+		t.Fatalf("no goodbye after SIGINT during the build:\n%s", out)
+	}
 }

@@ -3,6 +3,7 @@ package devserver
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/andybalholm/brotli"
 )
@@ -25,15 +27,24 @@ type Assets struct {
 // BuildAssets builds pkg for js/wasm and reads the wasm_exec.js of the same
 // Go toolchain, so the two always match.
 func BuildAssets(pkg string) (*Assets, error) {
+	return BuildAssetsContext(context.Background(), pkg)
+}
+
+// BuildAssetsContext is BuildAssets with a context that ends the build.
+func BuildAssetsContext(ctx context.Context, pkg string) (*Assets, error) {
 	dir, err := os.MkdirTemp("", "tsunagi-devserver-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	out := filepath.Join(dir, "client.wasm")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 	cmd.Stderr = os.Stderr
+	// Ended, go build is asked to stop (and to clean up after itself) before
+	// it is killed.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("building %s for js/wasm: %w", pkg, err)
 	}
@@ -41,7 +52,7 @@ func BuildAssets(pkg string) (*Assets, error) {
 	if err != nil {
 		return nil, err
 	}
-	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	goroot, err := exec.CommandContext(ctx, "go", "env", "GOROOT").Output()
 	if err != nil {
 		return nil, fmt.Errorf("go env GOROOT: %w", err)
 	}

@@ -61,11 +61,29 @@ func Main(def Config, setup func(*server.Server)) {
 	}
 }
 
-// Run is Main without the flags.
+// Run is Main without the flags. It binds cfg.Addr before anything else, so
+// the port is held from the start (a browser that connects while client.wasm
+// builds waits in the listen queue, and ":0" picks a free port without a
+// race), then builds and serves. It prints "listening on http://<bound
+// address>/" once it serves: that line is the readiness signal that tests
+// and scripts wait for. SIGINT or SIGTERM, during the build or after, ends
+// it gracefully with a nil error.
 func Run(cfg Config, setup func(*server.Server)) error {
-	log.Printf("building %s as client.wasm …", cfg.Wasm)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // in case the build fails; Serve closes it too
+
+	log.Printf("building %s as client.wasm for http://%s/ …", cfg.Wasm, ln.Addr())
 	start := time.Now()
-	a, err := BuildAssets(cfg.Wasm)
+	a, err := BuildAssetsContext(ctx, cfg.Wasm)
+	if ctx.Err() != nil {
+		log.Printf("interrupted while building: bye")
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -86,30 +104,45 @@ func Run(cfg Config, setup func(*server.Server)) error {
 	})
 	setup(io)
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
-	}
 	hs := &http.Server{Handler: Handler(io, cfg.Web, a), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 1 << 20}
-	log.Printf("listening on http://%s/", ln.Addr())
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	log.Printf("listening on http://%s/", ln.Addr())
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
+	stop() // a second SIGINT kills at once, as usual
 	log.Printf("shutting down …")
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := errors.Join(io.Shutdown(sctx), hs.Shutdown(sctx)); err != nil {
+	if err := shutdown(io, hs, shutdownTimeout); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Printf("bye")
 	return nil
+}
+
+// shutdownTimeout bounds a graceful shutdown; past it the connections left
+// are closed.
+const shutdownTimeout = 5 * time.Second
+
+// shutdown stops the Socket.IO server and the HTTP server at once: the
+// listener closes right away, so that a client that reconnects meanwhile
+// is refused rather than accepted by a server on its way out, while the
+// Socket.IO server ends its sessions (and with them any long-poll request
+// that hs.Shutdown would otherwise wait for). When the timeout passes
+// first, every connection left is closed.
+func shutdown(io *server.Server, hs *http.Server, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	ioErr := make(chan error, 1)
+	go func() { ioErr <- io.Shutdown(ctx) }()
+	err := hs.Shutdown(ctx)
+	err = errors.Join(<-ioErr, err)
+	if err != nil {
+		hs.Close()
+	}
+	return err
 }
 
 // pages serves dir, answering 500 with a clear message when it has no index.html.

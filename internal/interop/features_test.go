@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tsunagi/tsunagi/internal/testenv"
+	"github.com/tsunagi/tsunagi/internal/wait"
 	"github.com/tsunagi/tsunagi/server"
 	"github.com/tsunagi/tsunagi/shared"
 )
@@ -213,15 +214,14 @@ func checkTranscript(t *testing.T, got []string, sc scenario) {
 	}
 }
 
-// checkNotes waits up to 5 s for every wanted note among the server's.
+// checkNotes waits for every wanted note among the server's.
 func checkNotes(t *testing.T, notes func() []string, want []string) {
 	t.Helper()
 	var missing []string
-	err := testenv.Poll(5*time.Second, 20*time.Millisecond, func() bool {
+	if !wait.Until(func() bool {
 		missing = missingLines(notes(), want)
 		return len(missing) == 0
-	})
-	if err != nil {
+	}) {
 		t.Errorf("the server did not note:\n  %s\nit noted:\n  %s", strings.Join(missing, "\n  "), strings.Join(notes(), "\n  "))
 	}
 }
@@ -313,7 +313,7 @@ func stdoutLines(s string) []string {
 // returns its transcript.
 func runOfficialClient(t *testing.T, url string, sc scenario) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	p := testenv.RunNode(t, ctx, filepath.Join("testdata", "client_features.js"), "URL="+url, "SCENARIO="+sc.name)
 	if err := p.Wait(); err != nil {
@@ -329,7 +329,7 @@ func runGoClient(t *testing.T, url string, sc scenario) []string {
 	if !ok {
 		t.Fatalf("no Go client scenario %q", sc.name)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	out := &lines{}
 	if err := run(ctx, url, out); err != nil {
@@ -351,14 +351,7 @@ func startOfficialServer(t *testing.T, sc scenario) (string, func() []string) {
 		env = append(env, fmt.Sprintf("PING_TIMEOUT=%d", sc.pingTimeout.Milliseconds()))
 	}
 	p := testenv.RunNode(t, ctx, filepath.Join("testdata", "server_features.js"), env...)
-	if !p.WaitOutput("listening ", 15*time.Second) {
-		t.Fatalf("server_features.js did not start:\n%s", p.Output())
-	}
-	first, _, _ := strings.Cut(p.Stdout(), "\n")
-	port, ok := strings.CutPrefix(first, "listening ")
-	if !ok {
-		t.Fatalf("server_features.js printed %q first", first)
-	}
+	port := p.WaitOutput(t, wait.Deadline(), `^listening (\d+)\n`)[1]
 	notes := func() []string {
 		l := stdoutLines(p.Stdout())
 		if len(l) > 0 {
@@ -448,7 +441,7 @@ func featureServer(srv *server.Server, notes *lines) {
 		s.On("no-answer", func(shared.Args, shared.AckFunc) error { return nil })
 		s.On("ask-me", func(shared.Args, shared.AckFunc) error {
 			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 				defer cancel()
 				res, err := s.EmitWithAck(ctx, "ask", "question", 7)
 				out := values(res)
@@ -462,6 +455,7 @@ func featureServer(srv *server.Server, notes *lines) {
 		})
 		s.On("ask-ignored", func(shared.Args, shared.AckFunc) error {
 			go func() {
+				// The timeout under test, as short as the official scenario's.
 				ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 				defer cancel()
 				_, err := s.EmitWithAck(ctx, "ignored")
@@ -487,7 +481,7 @@ func featureServer(srv *server.Server, notes *lines) {
 		})
 		s.On("bin-ask-me", func(shared.Args, shared.AckFunc) error {
 			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 				defer cancel()
 				res, err := s.EmitWithAck(ctx, "bin-ask", []byte{5, 6})
 				var b []byte

@@ -146,6 +146,7 @@ var goScenarios = map[string]func(ctx context.Context, base string, out *lines) 
 			}
 			out.add(c.reply, values(a))
 		}
+		// The timeout under test, as short as the official scenario's.
 		tctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		defer cancel()
 		_, err = s.EmitWithAck(tctx, "no-answer")
@@ -389,13 +390,29 @@ var goScenarios = map[string]func(ctx context.Context, base string, out *lines) 
 		return nil
 	},
 
+	// Seven pings 100 ms apart outlast pingInterval + pingTimeout (600 ms):
+	// a server whose pings went unanswered would have dropped the client.
 	"heartbeat": func(ctx context.Context, base string, out *lines) error {
-		s, err := wasmclient.Dial(ctx, base, noReconnection)
+		s, err := wasmclient.New(base, noReconnection)
 		if err != nil {
 			return err
 		}
+		pings := make(chan struct{}, 16)
+		s.Manager().OnPing(func() {
+			select {
+			case pings <- struct{}{}:
+			default:
+			}
+		})
+		if err := s.Connect(ctx); err != nil {
+			return err
+		}
 		defer s.Disconnect()
-		time.Sleep(800 * time.Millisecond)
+		for i := 0; i < 7; i++ {
+			if _, err := next(ctx, pings); err != nil {
+				return fmt.Errorf("ping %d: %w", i+1, err)
+			}
+		}
 		out.add("heartbeat", map[string]any{"connected": s.Connected()})
 		res, err := echo.Call(ctx, s, "still here")
 		if err != nil {

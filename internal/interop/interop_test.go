@@ -14,15 +14,18 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/tsunagi/tsunagi/internal/leak"
 	"github.com/tsunagi/tsunagi/internal/testenv"
+	"github.com/tsunagi/tsunagi/internal/wait"
 	"github.com/tsunagi/tsunagi/server"
 	"github.com/tsunagi/tsunagi/shared"
 )
 
-func TestMain(m *testing.M) { leak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	testenv.Require(testenv.NeedNode, testenv.NeedNodeModules)
+	leak.VerifyTestMain(m)
+}
 
 type News struct {
 	Hello string `json:"hello"`
@@ -49,7 +52,7 @@ func startServer(t *testing.T, opts *server.Options) (*server.Server, string) {
 	mux.Handle("/socket.io/", srv)
 	hs := httptest.NewServer(mux) // listens on 127.0.0.1
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
@@ -103,7 +106,7 @@ func TestOfficialClient(t *testing.T) {
 		}
 	})
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	p := testenv.RunNode(t, ctx, filepath.Join("testdata", "client_basic.js"), "URL="+url)
 	if err := p.Wait(); err != nil {
@@ -121,13 +124,9 @@ func TestOfficialClient(t *testing.T) {
 		}
 	}
 
-	select {
-	case raw := <-got:
-		var v map[string]any
-		if err := json.Unmarshal([]byte(raw), &v); err != nil || len(v) != 1 || v["my"] != "data" {
-			t.Errorf(`server got "my other event" %s, want {"my":"data"}`, raw)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal(`server did not receive "my other event" within 10s`)
+	raw := wait.Recv(t, `"my other event" at the server`, got)
+	var v map[string]any
+	if err := json.Unmarshal([]byte(raw), &v); err != nil || len(v) != 1 || v["my"] != "data" {
+		t.Errorf(`server got "my other event" %s, want {"my":"data"}`, raw)
 	}
 }

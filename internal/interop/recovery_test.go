@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tsunagi/tsunagi/internal/testenv"
+	"github.com/tsunagi/tsunagi/internal/wait"
 	"github.com/tsunagi/tsunagi/server"
 	"github.com/tsunagi/tsunagi/shared"
 	"github.com/tsunagi/tsunagi/wasmclient"
@@ -40,9 +41,14 @@ func TestOfficialClientRecovers(t *testing.T) {
 			defer mu.Unlock()
 			go func() {
 				defer close(done)
+				// One broadcast every 5 ms, as server_recovery.js does: a
+				// stream that goes on while the client is away. The ticker
+				// paces a producer; nothing waits on it.
+				tick := time.NewTicker(5 * time.Millisecond)
+				defer tick.Stop()
 				for i := 1; i <= n; i++ {
 					seq.Emit(srv.To("r"), i)
-					time.Sleep(5 * time.Millisecond)
+					<-tick.C
 				}
 			}()
 			return ack(n)
@@ -51,14 +57,14 @@ func TestOfficialClientRecovers(t *testing.T) {
 			go func() {
 				select {
 				case <-done:
-				case <-time.After(10 * time.Second):
+				case <-time.After(wait.Deadline()):
 				}
 				ack(true)
 			}()
 			return nil
 		})
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	p := testenv.RunNode(t, ctx, filepath.Join("testdata", "client_recovery.js"), "URL="+url)
 	if err := p.Wait(); err != nil {
@@ -81,14 +87,10 @@ func TestOfficialClientRecovers(t *testing.T) {
 // the client comes back recovered with every broadcast once, in order.
 func TestGoClientRecoversFromOfficialServer(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	p := testenv.RunNode(t, ctx, filepath.Join("testdata", "server_recovery.js"))
-	if !p.WaitOutput("listening ", 15*time.Second) {
-		t.Fatalf("server_recovery.js did not start:\n%s", p.Output())
-	}
-	first, _, _ := strings.Cut(p.Stdout(), "\n")
-	url := "http://127.0.0.1:" + strings.TrimPrefix(first, "listening ")
+	url := "http://127.0.0.1:" + p.WaitOutput(t, wait.Deadline(), `^listening (\d+)\n`)[1]
 
 	c, err := wasmclient.New(url, &wasmclient.Options{ReconnectionDelay: 50 * time.Millisecond, ReconnectionDelayMax: 100 * time.Millisecond, OnError: func(error) {}})
 	if err != nil {
@@ -106,6 +108,8 @@ func TestGoClientRecoversFromOfficialServer(t *testing.T) {
 	})
 	reasons := make(chan string, 4)
 	c.OnDisconnect(func(r string) { reasons <- r })
+	connects := make(chan struct{}, 4)
+	c.OnConnect(func() { connects <- struct{}{} })
 	if err := c.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -116,21 +120,16 @@ func TestGoClientRecoversFromOfficialServer(t *testing.T) {
 	}
 	var total int
 	res.Decode(0, &total)
-	select {
-	case r := <-reasons:
-		if r != wasmclient.ReasonTransportClose {
-			t.Fatalf("disconnect reason %q", r)
-		}
-	case <-ctx.Done():
-		t.Fatal("the server did not close the transport")
+	wait.Recv(t, "the first connect", connects)
+	if r := wait.Recv(t, "the server closing the transport", reasons); r != wasmclient.ReasonTransportClose {
+		t.Fatalf("disconnect reason %q", r)
 	}
-	for !c.Connected() && ctx.Err() == nil {
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.Recv(t, "the reconnection", connects)
+	// The server acks "finished" once it has sent every broadcast, on the
+	// same connection, so they have all arrived when the ack does.
 	if _, err := c.EmitWithAck(ctx, "finished"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
 	if !c.Recovered() || c.ID() != firstID {
 		t.Fatalf("recovered=%v id %q (was %q)\nserver:\n%s", c.Recovered(), c.ID(), firstID, p.Output())
 	}

@@ -7,31 +7,23 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/tsunagi/tsunagi/internal/wait"
 )
 
-// VerifyTestMain runs the tests, then waits up to 5 s for every goroutine
-// they started to end, and fails the run when some remain.
+// VerifyTestMain runs the tests, then waits (for at most wait.Deadline())
+// until every goroutine they started has ended, and fails the run when some
+// remain.
 func VerifyTestMain(m *testing.M) {
 	code := m.Run()
 	if code == 0 {
-		if leaked := wait(5 * time.Second); leaked != "" {
+		var leaked string
+		if !wait.Until(func() bool { leaked = interesting(); return leaked == "" }) {
 			fmt.Fprintf(os.Stderr, "leak: goroutines left behind after the tests:\n%s\n", leaked)
 			code = 1
 		}
 	}
 	os.Exit(code)
-}
-
-func wait(d time.Duration) string {
-	deadline := time.Now().Add(d)
-	for {
-		leaked := interesting()
-		if leaked == "" || time.Now().After(deadline) {
-			return leaked
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func interesting() string {

@@ -3,18 +3,21 @@
 // Package testenv holds helpers for tests that use real parts: headless
 // Chromium, Node.js with the official socket.io packages, and binaries built
 // from this module. A helper whose tool is missing fails the test (it never
-// skips): scripts/test installs everything these helpers need.
+// skips), and a package that needs a tool checks it once for all its tests
+// with Require in its TestMain: scripts/test installs everything these
+// helpers need. Every wait here is on a condition, with its deadline from
+// package wait.
 package testenv
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"net"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,30 +27,16 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/tsunagi/tsunagi/internal/wait"
 )
 
-const installHint = "run scripts/test, which installs it"
-
 // Chromium returns the path of the Chromium binary: $TSUNAGI_CHROMIUM,
-// /usr/bin/chromium, or chromium on PATH. The test fails when none exists.
+// /usr/bin/chromium, or chromium on PATH. The test fails when none exists
+// (a package that needs it checks that once, with Require, in TestMain).
 func Chromium(t testing.TB) string {
 	t.Helper()
-	if p := os.Getenv("TSUNAGI_CHROMIUM"); p != "" {
-		if isExecutable(p) {
-			return p
-		}
-		t.Fatalf("testenv: TSUNAGI_CHROMIUM=%q is not an executable file; %s", p, installHint)
-	}
-	if isExecutable("/usr/bin/chromium") {
-		return "/usr/bin/chromium"
-	}
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatalf("testenv: chromium not found (set TSUNAGI_CHROMIUM or install Debian's chromium); %s", installHint)
-	return ""
+	return mustFind(t, NeedChromium)
 }
 
 // NodeModules returns the node_modules directory that holds socket.io and
@@ -55,31 +44,29 @@ func Chromium(t testing.TB) string {
 // $HOME/.cache/tsunagi/node/node_modules. The test fails when it is missing.
 func NodeModules(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("TSUNAGI_NODE_MODULES")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			t.Fatalf("testenv: TSUNAGI_NODE_MODULES is unset and there is no home directory (%v); %s", err, installHint)
-		}
-		dir = filepath.Join(home, ".cache", "tsunagi", "node", "node_modules")
-	}
-	for _, pkg := range []string{"socket.io-client", "socket.io"} {
-		if _, err := os.Stat(filepath.Join(dir, pkg, "package.json")); err != nil {
-			t.Fatalf("testenv: npm package %s not found in %s; %s", pkg, dir, installHint)
-		}
-	}
-	return dir
+	return mustFind(t, NeedNodeModules)
 }
 
 // Node returns the path of the node binary; the test fails when it is missing.
 func Node(t testing.TB) string {
 	t.Helper()
-	p, err := exec.LookPath("node")
+	return mustFind(t, NeedNode)
+}
+
+func mustFind(t testing.TB, tool Tool) string {
+	t.Helper()
+	p, err := host.find(tool)
 	if err != nil {
-		t.Fatalf("testenv: node not found on PATH (Node.js 20 is required); %s", installHint)
+		t.Fatalf("testenv: %v", err)
 	}
 	return p
 }
+
+// BuildDeadline is how long a test gives a `go build` (of a binary, or of
+// client.wasm by a devserver it starts) that may find the build cache cold
+// on a loaded machine: nine times wait.Deadline(), since a build does far
+// more than anything else a test waits for.
+func BuildDeadline() time.Duration { return 9 * wait.Deadline() }
 
 // ModuleRoot returns the directory holding this module's go.mod.
 func ModuleRoot(t testing.TB) string {
@@ -93,20 +80,6 @@ func ModuleRoot(t testing.TB) string {
 		t.Fatalf("testenv: not inside a Go module (go env GOMOD = %q)", gomod)
 	}
 	return filepath.Dir(gomod)
-}
-
-// FreeAddr returns a 127.0.0.1:port address that was free a moment ago.
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("testenv: listen on 127.0.0.1:0: %v", err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatalf("testenv: close listener: %v", err)
-	}
-	return addr
 }
 
 // BuildDevserver builds ./cmd/devserver from the module root into a
@@ -123,7 +96,7 @@ func BuildPackage(t testing.TB, pkg, name string) string {
 	t.Helper()
 	root := ModuleRoot(t)
 	bin := filepath.Join(t.TempDir(), name)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), BuildDeadline())
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
 	cmd.Dir = root
@@ -153,16 +126,22 @@ func isExecutable(p string) bool {
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }
 
-// Buffer is a bytes.Buffer safe for concurrent use, for process output.
+// Buffer is a bytes.Buffer safe for concurrent use, for process output,
+// that a reader can wait on: every write wakes the waiters.
 type Buffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{} // closed by the next write; nil until someone waits
 }
 
 // Write appends p.
 func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.changed != nil {
+		close(b.changed)
+		b.changed = nil
+	}
 	return b.buf.Write(p)
 }
 
@@ -171,6 +150,17 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// watch returns everything written so far and a channel that the next
+// write closes.
+func (b *Buffer) watch() (string, <-chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.changed == nil {
+		b.changed = make(chan struct{})
+	}
+	return b.buf.String(), b.changed
 }
 
 // Process is a child process started by Start. Its output is kept in
@@ -205,10 +195,8 @@ func Start(t testing.TB, cmd *exec.Cmd) *Process {
 		case <-p.done:
 		default:
 			killProcessGroup(cmd)
-			select {
-			case <-p.done:
-			case <-time.After(10 * time.Second):
-				t.Errorf("testenv: %s did not exit 10s after SIGKILL", cmd.Path)
+			if !waitClosed(p.done, wait.Deadline()) {
+				t.Errorf("testenv: %s did not exit %v after SIGKILL", cmd.Path, wait.Deadline())
 			}
 		}
 		if t.Failed() {
@@ -216,6 +204,18 @@ func Start(t testing.TB, cmd *exec.Cmd) *Process {
 		}
 	})
 	return p
+}
+
+// waitClosed reports whether ch is closed within d.
+func waitClosed(ch <-chan struct{}, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-timer.C:
+		return false
+	}
 }
 
 type multiWriter []*Buffer
@@ -236,18 +236,8 @@ func (p *Process) Stderr() string { return p.stderr.String() }
 // Output returns stdout and stderr interleaved as written so far.
 func (p *Process) Output() string { return p.combined.String() }
 
-// Done is closed when the process has exited.
+// Done is closed when the process has exited (and its output is complete).
 func (p *Process) Done() <-chan struct{} { return p.done }
-
-// Exited reports whether the process has exited.
-func (p *Process) Exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
 
 // Wait waits for the process to exit and returns its exit error.
 func (p *Process) Wait() error {
@@ -255,32 +245,41 @@ func (p *Process) Wait() error {
 	return p.err
 }
 
-// WaitTimeout waits at most d for the process to exit. ok is false when it
-// is still running.
-func (p *Process) WaitTimeout(d time.Duration) (err error, ok bool) {
-	select {
-	case <-p.done:
-		return p.err, true
-	case <-time.After(d):
-		return nil, false
+// WaitExit waits at most wait.Deadline() for the process to exit, and
+// returns its exit error; the test fails, naming what the exit follows,
+// when it is still running then.
+func (p *Process) WaitExit(t testing.TB, after string) error {
+	t.Helper()
+	if !waitClosed(p.done, wait.Deadline()) {
+		t.Fatalf("testenv: %s did not exit within %v of %s", p.Cmd.Path, wait.Deadline(), after)
 	}
+	return p.err
 }
 
-// WaitOutput polls the combined output until it contains substr, for at
-// most d. It reports whether it was found.
-func (p *Process) WaitOutput(substr string, d time.Duration) bool {
-	deadline := time.Now().Add(d)
+// WaitOutput waits until the combined output matches the regular
+// expression pattern, woken by each write, and returns the match and its
+// submatches. The test fails, showing the output, when the process exits
+// without printing it or within passes first (wait.Deadline(), or
+// BuildDeadline() for a process that builds before it prints).
+func (p *Process) WaitOutput(t testing.TB, within time.Duration, pattern string) []string {
+	t.Helper()
+	re := regexp.MustCompile(pattern)
+	timer := time.NewTimer(within)
+	defer timer.Stop()
 	for {
-		if strings.Contains(p.Output(), substr) {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
+		out, changed := p.combined.watch()
+		if m := re.FindStringSubmatch(out); m != nil {
+			return m
 		}
 		select {
+		case <-changed:
 		case <-p.done:
-			return strings.Contains(p.Output(), substr)
-		case <-time.After(50 * time.Millisecond):
+			if m := re.FindStringSubmatch(p.combined.String()); m != nil {
+				return m
+			}
+			t.Fatalf("testenv: %s exited (%v) without printing /%s/:\n%s", p.Cmd.Path, p.err, pattern, p.combined.String())
+		case <-timer.C:
+			t.Fatalf("testenv: %s did not print /%s/ within %v:\n%s", p.Cmd.Path, pattern, within, p.combined.String())
 		}
 	}
 }
@@ -359,8 +358,8 @@ func NewBrowser(t testing.TB) context.Context {
 		if err != nil {
 			t.Fatalf("testenv: start chromium %s: %v", chromium, err)
 		}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("testenv: chromium %s did not start within 60s", chromium)
+	case <-time.After(wait.Deadline()):
+		t.Fatalf("testenv: chromium %s did not start within %v", chromium, wait.Deadline())
 	}
 
 	err := chromedp.Listen(ctx, func(ev any) {
@@ -388,6 +387,50 @@ func NewBrowser(t testing.TB) context.Context {
 	}
 	return ctx
 }
+
+// WaitJS waits until done(state) holds in the page of ctx, and returns the
+// JSON of state then. state is a JavaScript expression (such as
+// `window.results || {}`) and done a JavaScript function of it (such as
+// `r => r.connected === true`). The page checks them itself, every 10 ms, in
+// one awaited evaluation, so the test makes no round trip per check. The
+// test fails naming what, with the last state, when the page throws or
+// wait.Deadline() passes first.
+func WaitJS(t testing.TB, ctx context.Context, what, state, done string) string {
+	t.Helper()
+	deadline := wait.Deadline()
+	js := fmt.Sprintf(`new Promise((resolve, reject) => {
+	const done = (%s), end = Date.now() + %d;
+	const check = () => {
+		let s;
+		try {
+			s = (%s);
+			if (done(s)) return resolve({ok: true, state: JSON.stringify(s)});
+		} catch (e) {
+			return reject(e);
+		}
+		if (Date.now() > end) return resolve({ok: false, state: JSON.stringify(s)});
+		setTimeout(check, 10);
+	};
+	check();
+})`, done, deadline.Milliseconds(), state)
+	// The page ends the wait at the deadline; ctx gets a little more, so that
+	// the page's answer, with its state, arrives before ctx ends.
+	wctx, cancel := context.WithTimeout(ctx, deadline+deadline/4)
+	defer cancel()
+	type result struct {
+		OK    bool   `json:"ok"`
+		State string `json:"state"`
+	}
+	r, err := chromedp.Run(wctx, chromedp.Evaluate[result](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("testenv: waiting in the page for %s: %v", what, err)
+	}
+	if !r.OK {
+		t.Fatalf("testenv: timed out after %v waiting in the page for %s; state: %s", deadline, what, r.State)
+	}
+	return r.State
+}
+
 func remoteObjectString(o *runtime.RemoteObject) string {
 	switch {
 	case o == nil:
@@ -448,21 +491,4 @@ func previewString(p *runtime.ObjectPreview) string {
 		b.WriteString("}")
 	}
 	return b.String()
-}
-
-// ErrTimeout is returned by Poll when the condition was not met in time.
-var ErrTimeout = errors.New("testenv: timed out")
-
-// Poll calls cond every interval until it returns true or d has passed.
-func Poll(d, interval time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return ErrTimeout
-		}
-		time.Sleep(interval)
-	}
 }

@@ -3,7 +3,7 @@
 // and must come back recovered, with every broadcast once, in order.
 "use strict";
 const { io } = require("socket.io-client");
-const { out, connected, waitFor, call, sleep, main } = require("./helpers");
+const { out, connected, waitFor, call, until, main } = require("./helpers");
 
 main(async () => {
   const socket = io(process.env.URL, {
@@ -17,13 +17,13 @@ main(async () => {
   const first = socket.id;
   out("recovered", socket.recovered);
   const total = (await call(socket, "start"))[0];
-  await sleep(150);
+  await until(() => got.length >= 30); // mid-stream
   socket.io.engine.close(); // the transport drops; the manager reconnects
   await waitFor(socket, "connect", 5000);
   out("recovered", socket.recovered);
   out("same id", socket.id === first);
-  await call(socket, "finished");
-  await sleep(200);
+  await call(socket, "finished"); // acked once every broadcast is sent
+  await until(() => got.length >= total);
   const inOrder = got.every((n, i) => n === i + 1);
   out("seq", { count: got.length, inOrder, total });
   socket.disconnect();

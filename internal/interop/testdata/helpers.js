@@ -70,7 +70,19 @@ function call(socket, event, ...args) {
   return new Promise((resolve) => socket.emit(event, ...args, (...res) => resolve(res)));
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// until resolves true as soon as cond() holds, checked every 5 ms, or false
+// after ms.
+function until(cond, ms = 5000) {
+  const end = Date.now() + ms;
+  return new Promise((resolve) => {
+    const check = () => {
+      if (cond()) return resolve(true);
+      if (Date.now() > end) return resolve(false);
+      setTimeout(check, 5);
+    };
+    check();
+  });
+}
 
 // main runs fn, prints "done" and exits 0; on an error or after ms it
 // prints the reason on stderr and exits 1.
@@ -93,4 +105,4 @@ function main(fn, ms = 20000) {
   );
 }
 
-module.exports = { show, out, waitFor, connected, refused, call, sleep, main };
+module.exports = { show, out, waitFor, connected, refused, call, until, main };
