@@ -112,6 +112,7 @@ func (e *engine) readPacket(ctx context.Context) (*shared.Packet, error) {
 			if err := e.write(ctx, websocket.MessageText, append([]byte{byte(shared.EIOPong)}, data...)); err != nil {
 				return nil, err
 			}
+			e.m.pinged()
 		case shared.EIOMessage:
 			p, complete, err := e.dec.Text(data)
 			if err != nil {

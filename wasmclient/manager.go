@@ -31,6 +31,7 @@ type Manager struct {
 	onFailed  []func()
 	onOpen    []func()
 	onClose   []func(reason string)
+	onPing    []func()
 }
 
 // NewManager returns a Manager for the server at rawURL ("http://host:port");
@@ -127,6 +128,20 @@ func (m *Manager) OnOpen(fn func()) { m.add(func() { m.onOpen = append(m.onOpen,
 // OnClose registers fn, called with the reason each time the connection closes.
 func (m *Manager) OnClose(fn func(reason string)) {
 	m.add(func() { m.onClose = append(m.onClose, fn) })
+}
+
+// OnPing registers fn, called each time the client has answered a heartbeat
+// ping of the server (socket.io-client's "ping"). It runs on the
+// connection's reader: keep it short.
+func (m *Manager) OnPing(fn func()) { m.add(func() { m.onPing = append(m.onPing, fn) }) }
+
+func (m *Manager) pinged() {
+	m.mu.Lock()
+	fns := m.onPing
+	m.mu.Unlock()
+	for _, fn := range fns {
+		m.safeCall("ping", func() error { fn(); return nil })
+	}
 }
 
 func (m *Manager) add(f func()) {
