@@ -5,17 +5,18 @@ package wasmclient_test
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/tsunagi/tsunagi/internal/devserver"
 	"github.com/tsunagi/tsunagi/internal/testenv"
+	"github.com/tsunagi/tsunagi/internal/wait"
 	"github.com/tsunagi/tsunagi/server"
 	"github.com/tsunagi/tsunagi/shared"
 )
@@ -51,7 +52,7 @@ func TestFacadeInChromium(t *testing.T) {
 			return ack(out)
 		})
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 			defer cancel()
 			res, err := s.EmitWithAck(ctx, "ask", 21)
 			if err == nil {
@@ -77,7 +78,7 @@ func TestFacadeInChromium(t *testing.T) {
 	defer srv.Shutdown(context.Background())
 
 	ctx := testenv.NewBrowser(t)
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, wait.Deadline())
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/facade.html")); err != nil {
 		t.Fatal(err)
@@ -98,24 +99,11 @@ func TestFacadeInChromium(t *testing.T) {
 		"connectError":   []any{"not authorized", map[string]any{"hint": "token"}},
 		"privateOK":      true,
 	}
+	keys, _ := json.Marshal(slices.Sorted(maps.Keys(want)))
+	js := testenv.WaitJS(t, ctx, "every result on the page", `window.results || {}`, `r => `+string(keys)+`.every(k => k in r)`)
 	var got map[string]any
-	for {
-		js, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.results || {})`))
-		if err != nil {
-			t.Fatalf("results so far: %v; %v", got, err)
-		}
-		got = map[string]any{}
-		json.Unmarshal([]byte(js), &got)
-		done := true
-		for k := range want {
-			if _, ok := got[k]; !ok {
-				done = false
-			}
-		}
-		if done {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := json.Unmarshal([]byte(js), &got); err != nil {
+		t.Fatalf("results %s: %v", js, err)
 	}
 	for k, w := range want {
 		if !reflect.DeepEqual(got[k], w) {
@@ -153,7 +141,7 @@ func TestFacadeReconnectsInChromium(t *testing.T) {
 	}, func(srv *server.Server) http.Handler { return devserver.Handler(srv, "testdata", assets) })
 
 	ctx := testenv.NewBrowser(t)
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, wait.Deadline())
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Navigate(r.url()+"/reconnect.html")); err != nil {
 		t.Fatal(err)
@@ -163,33 +151,20 @@ func TestFacadeReconnectsInChromium(t *testing.T) {
 		Reasons                        []string
 		Got                            string
 	}
-	read := func() state {
-		js, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.results || {})`))
-		if err != nil {
-			t.Fatal(err)
-		}
+	waitFor := func(what, done string) state {
 		var st state
-		json.Unmarshal([]byte(js), &st)
+		js := testenv.WaitJS(t, ctx, what, `window.results || {}`, done)
+		if err := json.Unmarshal([]byte(js), &st); err != nil {
+			t.Fatalf("results %s: %v", js, err)
+		}
 		return st
 	}
-	waitFor := func(what string, ok func(state) bool) state {
-		for {
-			st := read()
-			if ok(st) {
-				return st
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("waiting for %s: %+v", what, st)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	waitFor("the first connect", func(s state) bool { return s.Connects == 1 })
+	waitFor("the first connect", `r => r.connects === 1`)
 	r.kill()
-	waitFor("the disconnect", func(s state) bool { return len(s.Reasons) == 1 })
-	time.Sleep(300 * time.Millisecond)
+	waitFor("the disconnect", `r => r.reasons.length === 1`)
+	waitFor("a failed reconnection attempt while the server is down", `r => r.attempts >= 2`)
 	r.restart()
-	st := waitFor("the reconnection", func(s state) bool { return s.Connects == 2 && s.Got != "" })
+	st := waitFor("the reconnection", `r => r.connects === 2 && !!r.got`)
 	if st.Reconnects != 1 || st.Attempts < 1 || st.Reasons[0] != "transport close" && st.Reasons[0] != "transport error" {
 		t.Fatalf("state after reconnecting: %+v", st)
 	}

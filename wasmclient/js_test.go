@@ -7,8 +7,8 @@ import (
 	"context"
 	"os"
 	"testing"
-	"time"
 
+	"github.com/tsunagi/tsunagi/internal/wait"
 	"github.com/tsunagi/tsunagi/shared"
 	"github.com/tsunagi/tsunagi/wasmclient"
 )
@@ -33,7 +33,7 @@ func TestJSClient(t *testing.T) {
 	}
 	got := make(chan news, 1)
 	newsEvent.On(s, func(n news) { got <- n })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	if err := s.Connect(ctx); err != nil {
 		t.Fatal(err)

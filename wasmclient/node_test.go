@@ -11,8 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/tsunagi/tsunagi/internal/testenv"
 	"github.com/tsunagi/tsunagi/server"
 	"github.com/tsunagi/tsunagi/shared"
 )
@@ -43,7 +43,8 @@ func TestWasmClientUnderNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	execWasm := filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "go_js_wasm_exec")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	// It builds the tests for js/wasm first.
+	ctx, cancel := context.WithTimeout(context.Background(), testenv.BuildDeadline())
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-exec="+execWasm, ".")
 	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "TSUNAGI_TEST_URL="+hs.URL,

@@ -7,37 +7,33 @@ import (
 	"net"
 	"sync"
 	"testing"
-	"time"
 )
 
 // proxy is a loopback TCP proxy whose connections can be cut, to take a
-// client off the network while the server goes on.
+// client off the network while the server goes on. Its port is held for
+// the whole test (heldPort), so that it comes back up on the same address.
 type proxy struct {
-	t        *testing.T
-	addr     string
+	port     *heldPort
 	upstream string
 
 	mu    sync.Mutex
-	ln    net.Listener
+	ln    net.Listener // nil while down
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
 }
 
 func newProxy(t *testing.T, upstream string) *proxy {
-	p := &proxy{t: t, upstream: upstream, conns: map[net.Conn]struct{}{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.addr = ln.Addr().String()
-	p.listen(ln)
+	p := &proxy{port: holdPort(t), upstream: upstream, conns: map[net.Conn]struct{}{}}
+	p.up()
 	t.Cleanup(func() { p.down(); p.wg.Wait() })
 	return p
 }
 
-func (p *proxy) url() string { return "http://" + p.addr }
+func (p *proxy) url() string { return "http://" + p.port.addr() }
 
-func (p *proxy) listen(ln net.Listener) {
+// up accepts connections again, on the same port.
+func (p *proxy) up() {
+	ln := p.port.open()
 	p.mu.Lock()
 	p.ln = ln
 	p.mu.Unlock()
@@ -55,6 +51,12 @@ func (p *proxy) listen(ln net.Listener) {
 				continue
 			}
 			p.mu.Lock()
+			if p.ln != ln { // down came between Accept and here
+				p.mu.Unlock()
+				c.Close()
+				up.Close()
+				continue
+			}
 			p.conns[c], p.conns[up] = struct{}{}, struct{}{}
 			p.mu.Unlock()
 			p.wg.Add(2)
@@ -70,7 +72,7 @@ func (p *proxy) listen(ln net.Listener) {
 	}()
 }
 
-// down drops every connection and refuses new ones.
+// down drops every connection and hangs up new ones.
 func (p *proxy) down() {
 	p.mu.Lock()
 	if p.ln != nil {
@@ -82,20 +84,4 @@ func (p *proxy) down() {
 	}
 	p.conns = map[net.Conn]struct{}{}
 	p.mu.Unlock()
-}
-
-// up accepts connections again, on the same port.
-func (p *proxy) up() {
-	var ln net.Listener
-	var err error
-	for i := 0; i < 50; i++ {
-		if ln, err = net.Listen("tcp", p.addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		p.t.Fatalf("proxy: listen again: %v", err)
-	}
-	p.listen(ln)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/tsunagi/tsunagi/internal/wait"
 	"github.com/tsunagi/tsunagi/server"
 	"github.com/tsunagi/tsunagi/shared"
 	"github.com/tsunagi/tsunagi/wasmclient"
@@ -24,11 +25,11 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// restartable is a server on a fixed loopback address that can be killed
-// and started again on the same port.
+// restartable is a server on a loopback port held for the whole test
+// (heldPort) that can be killed and started again on the same port.
 type restartable struct {
 	t       *testing.T
-	addr    string
+	port    *heldPort
 	setup   func(*server.Server)
 	handler func(*server.Server) http.Handler // defaults to the server alone
 	mu      sync.Mutex
@@ -41,19 +42,16 @@ func newRestartable(t *testing.T, setup func(*server.Server)) *restartable {
 }
 
 func newRestartableHandler(t *testing.T, setup func(*server.Server), handler func(*server.Server) http.Handler) *restartable {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &restartable{t: t, addr: ln.Addr().String(), setup: setup, handler: handler}
-	r.serve(ln)
+	r := &restartable{t: t, port: holdPort(t), setup: setup, handler: handler}
+	r.restart()
 	t.Cleanup(r.kill)
 	return r
 }
 
-func (r *restartable) url() string { return "http://" + r.addr }
+func (r *restartable) url() string { return "http://" + r.port.addr() }
 
-func (r *restartable) serve(ln net.Listener) {
+// restart starts a new server on the port.
+func (r *restartable) restart() {
 	srv := server.New(&server.Options{Logger: quiet})
 	r.setup(srv)
 	var h http.Handler = srv
@@ -61,7 +59,7 @@ func (r *restartable) serve(ln net.Listener) {
 		h = r.handler(srv)
 	}
 	hs := &http.Server{Handler: h}
-	go hs.Serve(ln)
+	go hs.Serve(r.port.open())
 	r.mu.Lock()
 	r.srv, r.hs = srv, hs
 	r.mu.Unlock()
@@ -77,24 +75,9 @@ func (r *restartable) kill() {
 		return
 	}
 	hs.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	srv.Shutdown(ctx)
-}
-
-func (r *restartable) restart() {
-	var ln net.Listener
-	var err error
-	for i := 0; i < 50; i++ {
-		if ln, err = net.Listen("tcp", r.addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		r.t.Fatalf("listen again on %s: %v", r.addr, err)
-	}
-	r.serve(ln)
 }
 
 func fastRetry() *wasmclient.Options {
@@ -114,12 +97,13 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Disconnect()
-	var attempts, reconnects atomic.Int32
+	var attempts, reconnects, failures atomic.Int32
 	reasons := make(chan string, 4)
 	c.Manager().OnReconnectAttempt(func(int) { attempts.Add(1) })
 	c.Manager().OnReconnect(func(int) { reconnects.Add(1) })
+	c.Manager().OnReconnectError(func(error) { failures.Add(1) })
 	c.OnDisconnect(func(r string) { reasons <- r })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	if err := c.Connect(ctx); err != nil {
 		t.Fatal(err)
@@ -127,14 +111,14 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 	firstID := c.ID()
 
 	r.kill()
-	if got := recvT(t, reasons); got != wasmclient.ReasonTransportClose && got != wasmclient.ReasonTransportError {
+	if got := wait.Recv(t, "the disconnect", reasons); got != wasmclient.ReasonTransportClose && got != wasmclient.ReasonTransportError {
 		t.Fatalf("disconnect reason = %q", got)
 	}
 	// Emitted while the server is down: buffered, sent after reconnecting.
 	if err := tick.Emit(c, 1); err != nil {
 		t.Fatalf("emit while disconnected: %v", err)
 	}
-	time.Sleep(150 * time.Millisecond) // a few failed attempts
+	wait.For(t, "two failed reconnection attempts", func() bool { return failures.Load() >= 2 })
 	r.restart()
 
 	res, err := c.EmitWithAck(ctx, "ping me")
@@ -165,9 +149,11 @@ func TestNoReconnectAfterDeliberateDisconnect(t *testing.T) {
 		}
 		var attempts atomic.Int32
 		c.Manager().OnReconnectAttempt(func(int) { attempts.Add(1) })
+		closed := make(chan string, 2)
+		c.Manager().OnClose(func(r string) { closed <- r })
 		reasons := make(chan string, 2)
 		c.OnDisconnect(func(r string) { reasons <- r })
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 		if err := c.Connect(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -179,10 +165,15 @@ func TestNoReconnectAfterDeliberateDisconnect(t *testing.T) {
 			c.Disconnect()
 			want = wasmclient.ReasonClientDisconnect
 		}
-		if got := recvT(t, reasons); got != want {
+		if got := wait.Recv(t, "the disconnect", reasons); got != want {
 			t.Fatalf("%s: reason %q, want %q", side, got, want)
 		}
-		time.Sleep(300 * time.Millisecond)
+		// The manager decides whether to reconnect when the connection has
+		// closed, and a first attempt comes within ReconnectionDelayMax
+		// (100 ms in fastRetry) of that: three times as long without one
+		// is enough. Nothing marks a reconnection that is not coming.
+		wait.Recv(t, "the connection closing", closed)
+		wait.Absent(t, side+": a reconnection attempt after a deliberate disconnect", 300*time.Millisecond, func() bool { return attempts.Load() != 0 })
 		if c.Connected() || c.Active() || attempts.Load() != 0 {
 			t.Fatalf("%s: reconnected after a deliberate disconnect (attempts=%d)", side, attempts.Load())
 		}
@@ -209,13 +200,13 @@ func TestOfflineBufferOrderAndLimit(t *testing.T) {
 	defer c.Disconnect()
 	down := make(chan string, 1)
 	c.OnDisconnect(func(r string) { down <- r })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	if err := c.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
 	r.kill()
-	recvT(t, down)
+	wait.Recv(t, "the disconnect", down)
 	n := shared.NewEvent[int]("n")
 	for i := 1; i <= 5; i++ {
 		if err := n.Emit(c, i); err != nil {
@@ -230,12 +221,12 @@ func TestOfflineBufferOrderAndLimit(t *testing.T) {
 	}
 	r.restart()
 	for i := 1; i <= 5; i++ {
-		if v := recvT(t, got); v != i {
+		if v := wait.Recv(t, "a buffered event", got); v != i {
 			t.Fatalf("received %d, want %d (in order)", v, i)
 		}
 	}
 	n.Emit(c, 7)
-	if v := recvT(t, got); v != 7 {
+	if v := wait.Recv(t, "the event after the buffer", got); v != 7 {
 		t.Fatalf("received %d after the buffer, want 7 (volatile 99 must be dropped)", v)
 	}
 }
@@ -276,25 +267,19 @@ func TestPingTimeout(t *testing.T) {
 	defer c.Disconnect()
 	reasons := make(chan string, 4)
 	c.OnDisconnect(func(r string) { reasons <- r })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	start := time.Now()
 	if err := c.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := recvT(t, reasons); got != wasmclient.ReasonPingTimeout {
+	if got := wait.Recv(t, "the disconnect", reasons); got != wasmclient.ReasonPingTimeout {
 		t.Fatalf("reason = %q, want ping timeout", got)
 	}
 	if d := time.Since(start); d < 200*time.Millisecond {
 		t.Fatalf("ping timeout after %v, before pingInterval + pingTimeout", d)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for conns.Load() < 2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if conns.Load() < 2 {
-		t.Fatal("no reconnection after ping timeout")
-	}
+	wait.For(t, "a reconnection after the ping timeout", func() bool { return conns.Load() >= 2 })
 }
 
 // TestPingsKeepAlive: a server that pings keeps the client connected past
@@ -315,14 +300,18 @@ func TestPingsKeepAlive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Disconnect()
-	var drops atomic.Int32
+	var drops, pings atomic.Int32
 	c.OnDisconnect(func(string) { drops.Add(1) })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	c.Manager().OnPing(func() { pings.Add(1) })
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	if err := c.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// Six pings 50 ms apart span 250 ms, past pingInterval + pingTimeout
+	// (100 ms) more than twice: without them the client's watchdog, and
+	// without its pongs the server, would have dropped the connection.
+	wait.For(t, "six pings answered", func() bool { return pings.Load() >= 6 })
 	if drops.Load() != 0 || !c.Connected() {
 		t.Fatalf("dropped %d times though the server pings", drops.Load())
 	}
@@ -330,15 +319,10 @@ func TestPingsKeepAlive(t *testing.T) {
 
 func TestReconnectionAttemptsExhausted(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nobody listens there
+	port := holdPort(t) // never opened: every connection is hung up
 	opts := fastRetry()
 	opts.ReconnectionAttempts = 3
-	c, err := wasmclient.New("http://"+addr, opts)
+	c, err := wasmclient.New("http://"+port.addr(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,28 +330,13 @@ func TestReconnectionAttemptsExhausted(t *testing.T) {
 	failed := make(chan struct{})
 	c.Manager().OnReconnectAttempt(func(int) { attempts.Add(1) })
 	c.Manager().OnReconnectFailed(func() { close(failed) })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	if err := c.Connect(ctx); err == nil {
 		t.Fatal("connected to nothing")
 	}
-	select {
-	case <-failed:
-	case <-time.After(5 * time.Second):
-		t.Fatal("no reconnect_failed")
-	}
+	wait.Closed(t, "reconnect_failed", failed)
 	if attempts.Load() != 3 {
 		t.Fatalf("%d attempts, want 3", attempts.Load())
-	}
-}
-
-func recvT[T any](t *testing.T, ch <-chan T) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(5 * time.Second):
-		t.Fatal("timed out waiting")
-		panic("unreachable")
 	}
 }

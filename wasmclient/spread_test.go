@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tsunagi/tsunagi/internal/wait"
 	"github.com/tsunagi/tsunagi/server"
 	"github.com/tsunagi/tsunagi/wasmclient"
 )
@@ -40,7 +41,7 @@ func TestReconnectSpread(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 		if err := c.Connect(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -58,19 +59,11 @@ func TestReconnectSpread(t *testing.T) {
 	mu.Unlock()
 	restarted := time.Now()
 	r.restart()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	wait.For(t, "every client back", func() bool {
 		mu.Lock()
-		got := len(arrivals)
-		mu.Unlock()
-		if got == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d clients came back within 20 s", got, n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(arrivals) == n
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	slices.SortFunc(arrivals, func(a, b time.Time) int { return a.Compare(b) })
