@@ -8,12 +8,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/tsunagi/tsunagi/internal/devserver"
 	"github.com/tsunagi/tsunagi/internal/testenv"
+	"github.com/tsunagi/tsunagi/internal/wait"
 	"github.com/tsunagi/tsunagi/server"
 )
 
@@ -34,7 +34,7 @@ func TestChatInChromium(t *testing.T) {
 	browser := testenv.NewBrowser(t)
 	tab := func(name, room string) context.Context {
 		ctx, _ := chromedp.NewContext(browser)
-		ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, wait.Deadline())
 		t.Cleanup(cancel)
 		if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/")); err != nil {
 			t.Fatal(err)
@@ -84,17 +84,10 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 	return s
 }
 
+// waitText waits, in the page, until the text of sel contains want.
 func waitText(t *testing.T, ctx context.Context, sel, want string) {
 	t.Helper()
-	for {
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(
-			`(function(){ var e = document.querySelector(%q); return e ? e.textContent : "" })()`, sel)))
-		if err != nil {
-			t.Fatalf("waiting for %q in %s: %v (last: %q)", want, sel, err, s)
-		}
-		if strings.Contains(s, want) {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.WaitJS(t, ctx, fmt.Sprintf("%q in %s", want, sel),
+		fmt.Sprintf(`(e => e ? e.textContent : "")(document.querySelector(%q))`, sel),
+		fmt.Sprintf(`s => s.includes(%q)`, want))
 }

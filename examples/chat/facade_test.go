@@ -9,12 +9,12 @@ import (
 	"reflect"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/tsunagi/tsunagi/internal/devserver"
 	"github.com/tsunagi/tsunagi/internal/testenv"
+	"github.com/tsunagi/tsunagi/internal/wait"
 	"github.com/tsunagi/tsunagi/server"
 )
 
@@ -38,7 +38,7 @@ func TestRoomsFromJavaScript(t *testing.T) {
 	defer io.Shutdown(context.Background())
 
 	ctx := testenv.NewBrowser(t)
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, wait.Deadline())
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/facade.html")); err != nil {
 		t.Fatal(err)
@@ -50,21 +50,14 @@ func TestRoomsFromJavaScript(t *testing.T) {
 		ConnectError      []any
 		Error             string
 	}
+	js := testenv.WaitJS(t, ctx, "every result on the page", `window.results || {}`,
+		`r => !!r.error || ["alice", "bob", "carol"].every(u => ((r.said || {})[u] || []).length >= 2) && r.connectError != null`)
 	var got results
-	for {
-		js, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.results || {})`))
-		if err != nil {
-			t.Fatalf("results so far: %+v; %v", got, err)
-		}
-		got = results{}
-		json.Unmarshal([]byte(js), &got)
-		if got.Error != "" {
-			t.Fatalf("the page failed: %s", got.Error)
-		}
-		if len(got.Said["alice"]) >= 2 && len(got.Said["bob"]) >= 2 && len(got.Said["carol"]) >= 2 && got.ConnectError != nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := json.Unmarshal([]byte(js), &got); err != nil {
+		t.Fatalf("results %s: %v", js, err)
+	}
+	if got.Error != "" {
+		t.Fatalf("the page failed: %s", got.Error)
 	}
 	if got.Alice != 1 || got.Bob != 2 || got.Carol != 1 {
 		t.Errorf("join replies: alice %d, bob %d, carol %d; want 1, 2, 1", got.Alice, got.Bob, got.Carol)
