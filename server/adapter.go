@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/tsunagi/tsunagi/shared"
+	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
 // BroadcastOptions select the sockets an operation reaches: those in any of
@@ -64,14 +65,14 @@ type Adapter interface {
 
 	// Broadcast delivers p, an encoded EVENT of this namespace, to the
 	// sockets that opts select.
-	Broadcast(p *shared.Packet, opts BroadcastOptions)
+	Broadcast(p *wire.Packet, opts BroadcastOptions)
 	// BroadcastWithAck delivers p, asking each client for an
 	// acknowledgement. The adapter gives p its ack id. Each server calls
 	// clientCount once with the number of its sockets that p reached, and
 	// ack once per reply; ack gets an error instead when the adapter knows
 	// that a client will not reply (it disconnected). When ctx is done, the
 	// adapter forgets the replies still awaited.
-	BroadcastWithAck(ctx context.Context, p *shared.Packet, opts BroadcastOptions, clientCount func(n int), ack func(reply shared.Args, err error))
+	BroadcastWithAck(ctx context.Context, p *wire.Packet, opts BroadcastOptions, clientCount func(n int), ack func(reply shared.Args, err error))
 	// ServerCount is the number of servers that share this namespace,
 	// this one included: clientCount calls to expect from BroadcastWithAck.
 	ServerCount(ctx context.Context) (int, error)
@@ -302,7 +303,7 @@ func (a *MemoryAdapter) selectSockets(opts BroadcastOptions) []*Socket {
 
 // Broadcast implements Adapter: the packet is encoded once and queued for
 // each selected socket; no socket's slowness delays another.
-func (a *MemoryAdapter) Broadcast(p *shared.Packet, opts BroadcastOptions) {
+func (a *MemoryAdapter) Broadcast(p *wire.Packet, opts BroadcastOptions) {
 	frames := packetFrames(p, opts.Flags.NoCompress)
 	for _, s := range a.selectSockets(opts) {
 		s.deliver(frames, opts.Flags.Volatile)
@@ -311,7 +312,7 @@ func (a *MemoryAdapter) Broadcast(p *shared.Packet, opts BroadcastOptions) {
 
 // BroadcastWithAck implements Adapter. Every socket receives the same ack
 // id, from the namespace's counter, so the packet is encoded once.
-func (a *MemoryAdapter) BroadcastWithAck(ctx context.Context, p *shared.Packet, opts BroadcastOptions, clientCount func(int), ack func(shared.Args, error)) {
+func (a *MemoryAdapter) BroadcastWithAck(ctx context.Context, p *wire.Packet, opts BroadcastOptions, clientCount func(int), ack func(shared.Args, error)) {
 	q := *p
 	q.ID = a.ns.nextAckID()
 	frames := packetFrames(&q, opts.Flags.NoCompress)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tsunagi/tsunagi/server"
 	"github.com/tsunagi/tsunagi/shared"
+	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
 // expectClosed reads until the server closes ws and returns the close error.
@@ -58,7 +59,7 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 		{"placeholder num a string", text(`451-["x",{"_placeholder":true,"num":"0"}]`), "placeholder num"},
 		{"text while binary expected", seq(text(`452-["x",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`), bin("a"), text(`42["x"]`)), "binary attachments were expected"},
 		{"binary nobody announced", bin("zz"), "binary message without a binary packet"},
-		{"payload over maxPayload", text(`42["x","` + strings.Repeat("a", shared.DefaultMaxPayload) + `"]`), "message over maxPayload"},
+		{"payload over maxPayload", text(`42["x","` + strings.Repeat("a", wire.DefaultMaxPayload) + `"]`), "message over maxPayload"},
 		{"deep json", text(`42["x",` + strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000) + `]`), "not valid JSON"},
 		{"client sends open", text(`0{}`), "unexpected Engine.IO open packet"},
 		{"client sends CONNECT_ERROR", text(`44{"message":"x"}`), "may not send CONNECT_ERROR"},

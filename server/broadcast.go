@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/tsunagi/tsunagi/shared"
+	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
 // Broadcast is a target: the sockets of a namespace (or of every child of
@@ -75,7 +76,7 @@ func (b *Broadcast) Compress(on bool) *Broadcast {
 // per namespace and only queued for each socket: Emit never waits on a
 // client.
 func (b *Broadcast) Emit(event string, args ...any) error {
-	if shared.IsReserved(event) {
+	if wire.IsReserved(event) {
 		return fmt.Errorf("tsunagi: %q is a reserved event name", event)
 	}
 	for _, ns := range b.namespaces() {
@@ -85,7 +86,7 @@ func (b *Broadcast) Emit(event string, args ...any) error {
 			}
 			continue
 		}
-		p, err := encodeEvent(ns.name, event, args, shared.NoID)
+		p, err := encodeEvent(ns.name, event, args, wire.NoID)
 		if err != nil {
 			return err
 		}
@@ -101,7 +102,7 @@ func (b *Broadcast) Emit(event string, args ...any) error {
 // were missing at the deadline and shared.ErrDisconnected when some
 // sockets left before replying.
 func (b *Broadcast) EmitWithAck(ctx context.Context, event string, args ...any) ([]shared.Args, error) {
-	if shared.IsReserved(event) {
+	if wire.IsReserved(event) {
 		return nil, fmt.Errorf("tsunagi: %q is a reserved event name", event)
 	}
 	nss := b.namespaces()
@@ -122,7 +123,7 @@ func (b *Broadcast) EmitWithAck(ctx context.Context, event string, args ...any) 
 		c.servers += n
 	}
 	for _, ns := range nss {
-		p, err := encodeEvent(ns.name, event, args, shared.NoID)
+		p, err := encodeEvent(ns.name, event, args, wire.NoID)
 		if err != nil {
 			return nil, err
 		}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/tsunagi/tsunagi/server"
 	"github.com/tsunagi/tsunagi/shared"
+	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
 // The official test suites' heartbeat.
@@ -78,14 +79,14 @@ func quietServer(t *testing.T) (*server.Server, string) {
 }
 
 // openSession dials the endpoint and returns the connection and its open packet.
-func openSession(t *testing.T, url string) (*websocket.Conn, shared.OpenPacket) {
+func openSession(t *testing.T, url string) (*websocket.Conn, wire.OpenPacket) {
 	t.Helper()
 	ws := rawDial(t, url)
 	open := readText(t, ws)
 	if !strings.HasPrefix(open, "0") {
 		t.Fatalf("first message = %q, want the open packet", open)
 	}
-	o, err := shared.DecodeOpen([]byte(open[1:]))
+	o, err := wire.DecodeOpen([]byte(open[1:]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,8 +199,8 @@ func TestConformanceOpenPacket(t *testing.T) {
 	if o.PingInterval == nil || *o.PingInterval != 300 || o.PingTimeout == nil || *o.PingTimeout != 200 {
 		t.Errorf("pingInterval %s pingTimeout %s, want 300 and 200", fields["pingInterval"], fields["pingTimeout"])
 	}
-	if o.MaxPayload == nil || *o.MaxPayload != shared.DefaultMaxPayload {
-		t.Errorf("maxPayload %s, want %d", fields["maxPayload"], shared.DefaultMaxPayload)
+	if o.MaxPayload == nil || *o.MaxPayload != wire.DefaultMaxPayload {
+		t.Errorf("maxPayload %s, want %d", fields["maxPayload"], wire.DefaultMaxPayload)
 	}
 
 	// Every session has its own sid, safe in a URL.

@@ -19,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/tsunagi/tsunagi/shared"
+	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
 // Disconnect reasons, as Socket.IO names them. A socket's OnDisconnect
@@ -100,7 +101,7 @@ type conn struct {
 	active    bool
 	waits     *waits
 	connected atomic.Bool // joined at least one namespace
-	dec       shared.Decoder
+	dec       wire.Decoder
 
 	beatAt  time.Duration // under srv.beats.mu: the heartbeat's time
 	beatPos int           // under srv.beats.mu: place in the heap + 1, or 0
@@ -126,7 +127,7 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, br *bufio.Reader, def
 		header:  packHeader(r.Header),
 		uri:     requestURI(r),
 		remote:  r.RemoteAddr,
-		dec:     shared.Decoder{Limits: shared.Limits{MaxAttachments: s.opts.MaxAttachments}},
+		dec:     wire.Decoder{Limits: wire.Limits{MaxAttachments: s.opts.MaxAttachments}},
 	}
 	return c
 }
@@ -163,7 +164,7 @@ func (c *conn) serve() {
 // open sends the open packet and starts the heartbeat and the connect timeout.
 func (c *conn) open() {
 	o := c.srv.opts
-	open := shared.OpenPacket{
+	open := wire.OpenPacket{
 		SID:          c.sid,
 		PingInterval: o.PingInterval.Milliseconds(),
 		PingTimeout:  o.PingTimeout.Milliseconds(),
@@ -325,10 +326,10 @@ func quietAfter(typ websocket.MessageType, msg []byte) bool {
 	if typ != websocket.MessageText || len(msg) == 0 {
 		return false
 	}
-	switch shared.EIOType(msg[0]) {
-	case shared.EIOPong:
+	switch wire.EIOType(msg[0]) {
+	case wire.EIOPong:
 		return len(msg) == 1
-	case shared.EIOMessage:
+	case wire.EIOMessage:
 		return len(msg) > 1 && msg[1] == '0' // Socket.IO CONNECT
 	}
 	return false
@@ -371,38 +372,38 @@ func (c *conn) handleMessage(typ websocket.MessageType, msg []byte) (err error) 
 		}
 		return c.handlePacket(p)
 	}
-	t, data, err := shared.DecodeEIO(msg)
+	t, data, err := wire.DecodeEIO(msg)
 	if err != nil {
 		return err
 	}
 	switch t {
-	case shared.EIOPong:
+	case wire.EIOPong:
 		c.mu.Lock()
 		if c.awaitingPong {
 			c.awaitingPong = false
 			c.armHeartbeat(c.srv.opts.PingInterval)
 		}
 		c.mu.Unlock()
-	case shared.EIOPing:
-		c.send(frame{typ: websocket.MessageText, data: append([]byte{byte(shared.EIOPong)}, data...)})
-	case shared.EIOMessage:
+	case wire.EIOPing:
+		c.send(frame{typ: websocket.MessageText, data: append([]byte{byte(wire.EIOPong)}, data...)})
+	case wire.EIOMessage:
 		p, complete, err := c.dec.Text(data)
 		if err != nil || !complete {
 			return err
 		}
 		return c.handlePacket(p)
-	case shared.EIOClose:
+	case wire.EIOClose:
 		c.close(ReasonTransportClose, websocket.StatusNormalClosure)
-	case shared.EIONoop:
+	case wire.EIONoop:
 	default:
 		return fmt.Errorf("tsunagi: unexpected Engine.IO %s packet from a client", t)
 	}
 	return nil
 }
 
-func (c *conn) handlePacket(p shared.Packet) error {
+func (c *conn) handlePacket(p wire.Packet) error {
 	switch p.Type {
-	case shared.Connect:
+	case wire.Connect:
 		c.mu.Lock()
 		dup := c.lookupSocket(p.Namespace) != nil
 		c.mu.Unlock()
@@ -410,11 +411,11 @@ func (c *conn) handlePacket(p shared.Packet) error {
 			return fmt.Errorf("tsunagi: second CONNECT to namespace %q", p.Namespace)
 		}
 		c.task(func() { c.connect(p) })
-	case shared.Disconnect:
+	case wire.Disconnect:
 		if s := c.socket(p.Namespace); s != nil {
 			c.task(func() { s.closeNamespace(ReasonClientDisconnect, false) })
 		}
-	case shared.EventPacket, shared.BinaryEvent:
+	case wire.EventPacket, wire.BinaryEvent:
 		s := c.socket(p.Namespace)
 		if s == nil {
 			c.log("tsunagi: event for a namespace the client has not joined", "nsp", p.Namespace)
@@ -426,7 +427,7 @@ func (c *conn) handlePacket(p shared.Packet) error {
 		}
 		id := p.ID
 		c.task(func() { s.dispatch(name, &args, id) })
-	case shared.Ack, shared.BinaryAck:
+	case wire.Ack, wire.BinaryAck:
 		s := c.socket(p.Namespace)
 		if s == nil {
 			return nil
@@ -527,13 +528,13 @@ func (c *conn) safeCall(what string, fn func() error) {
 
 // connect runs the namespace middleware and, when it passes, creates the
 // socket. A dynamic namespace's child is created here, on first CONNECT.
-func (c *conn) connect(p shared.Packet) {
+func (c *conn) connect(p wire.Packet) {
 	now := time.Now()
 	hs := func() Handshake { return c.handshake(p.Data, now) }
 	for attempt := 0; ; attempt++ {
 		ns := c.srv.lookup(c, p.Namespace, hs)
 		if ns == nil || attempt == 3 {
-			c.sendPacket(&shared.Packet{Type: shared.ConnectError, Namespace: p.Namespace, ID: shared.NoID,
+			c.sendPacket(&wire.Packet{Type: wire.ConnectError, Namespace: p.Namespace, ID: wire.NoID,
 				Data: errInvalidNamespace})
 			return
 		}
@@ -547,7 +548,7 @@ func (c *conn) connect(p shared.Packet) {
 			err = ns.runMiddleware(s)
 		}
 		if err != nil {
-			c.sendPacket(&shared.Packet{Type: shared.ConnectError, Namespace: p.Namespace, ID: shared.NoID,
+			c.sendPacket(&wire.Packet{Type: wire.ConnectError, Namespace: p.Namespace, ID: wire.NoID,
 				Data: connectErrorData(err)})
 			ns.dropIfEmpty() // refused clients must not grow the server
 			return
@@ -562,7 +563,7 @@ func (c *conn) connect(p shared.Packet) {
 		if pid != "" && offset != "" && ns.rec.restore(s, pid, offset, func(rooms []string) {
 			ns.add(s)
 			s.Join(rooms...)
-			c.sendPacket(&shared.Packet{Type: shared.Connect, Namespace: p.Namespace, ID: shared.NoID, Data: connectReply(s)})
+			c.sendPacket(&wire.Packet{Type: wire.Connect, Namespace: p.Namespace, ID: wire.NoID, Data: connectReply(s)})
 		}) {
 			c.joined()
 			ns.connected(s)
@@ -576,7 +577,7 @@ func (c *conn) connect(p shared.Packet) {
 			continue
 		}
 		c.joined()
-		c.sendPacket(&shared.Packet{Type: shared.Connect, Namespace: p.Namespace, ID: shared.NoID, Data: connectReply(s)})
+		c.sendPacket(&wire.Packet{Type: wire.Connect, Namespace: p.Namespace, ID: wire.NoID, Data: connectReply(s)})
 		ns.connected(s)
 		return
 	}
@@ -591,14 +592,14 @@ func (c *conn) removeSocket(s *Socket) {
 }
 
 // sendPacket queues a packet and its attachments.
-func (c *conn) sendPacket(p *shared.Packet) error {
+func (c *conn) sendPacket(p *wire.Packet) error {
 	if len(p.Buffers) == 0 {
 		return c.send(frame{typ: websocket.MessageText, data: p.Message()})
 	}
 	return c.send(packetFrames(p, false)...)
 }
 
-func packetFrames(p *shared.Packet, noCompress bool) []frame {
+func packetFrames(p *wire.Packet, noCompress bool) []frame {
 	fs := make([]frame, 0, 1+len(p.Buffers))
 	fs = append(fs, frame{websocket.MessageText, p.Message(), noCompress})
 	for _, b := range p.Buffers {
@@ -801,7 +802,7 @@ func (c *conn) writeLoop() {
 			batch = batch[:0] // the client is gone: do not wait on it
 		}
 		if ping {
-			batch = append(batch, frame{typ: websocket.MessageText, data: []byte{byte(shared.EIOPing)}})
+			batch = append(batch, frame{typ: websocket.MessageText, data: []byte{byte(wire.EIOPing)}})
 		}
 		err := c.writeBatch(batch)
 		clear(batch)

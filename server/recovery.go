@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tsunagi/tsunagi/shared"
+	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
 // RecoveryOptions configure connection state recovery, compatible with
@@ -80,7 +80,7 @@ func (r *recovery) broadcast(ns *Namespace, event string, args []any, opts Broad
 	defer r.mu.Unlock()
 	r.seq++
 	offset := r.prefix + "-" + strconv.FormatUint(r.seq, 36)
-	p, err := encodeEvent(ns.name, event, append(args[:len(args):len(args)], offset), shared.NoID)
+	p, err := encodeEvent(ns.name, event, append(args[:len(args):len(args)], offset), wire.NoID)
 	if err != nil {
 		return err
 	}

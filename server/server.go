@@ -26,7 +26,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/tsunagi/tsunagi/shared"
+	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
 // Options configure a Server. The zero value of every field is its default.
@@ -88,16 +88,16 @@ func (o *Options) withDefaults() Options {
 			*d = v
 		}
 	}
-	def(&c.PingInterval, shared.DefaultPingInterval)
-	def(&c.PingTimeout, shared.DefaultPingTimeout)
-	def(&c.ConnectTimeout, shared.DefaultConnectTimeout)
+	def(&c.PingInterval, wire.DefaultPingInterval)
+	def(&c.PingTimeout, wire.DefaultPingTimeout)
+	def(&c.ConnectTimeout, wire.DefaultConnectTimeout)
 	def(&c.AckTimeout, 30*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
 	if c.MaxPayload <= 0 {
-		c.MaxPayload = shared.DefaultMaxPayload
+		c.MaxPayload = wire.DefaultMaxPayload
 	}
 	if c.MaxAttachments <= 0 {
-		c.MaxAttachments = shared.DefaultMaxAttachments
+		c.MaxAttachments = wire.DefaultMaxAttachments
 	}
 	if c.MaxQueue <= 0 {
 		c.MaxQueue = 1024

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tsunagi/tsunagi/server"
 	"github.com/tsunagi/tsunagi/shared"
+	"github.com/tsunagi/tsunagi/shared/wire"
 	"github.com/tsunagi/tsunagi/wasmclient"
 )
 
@@ -298,7 +299,7 @@ func TestWireFrames(t *testing.T) {
 	})
 	ws := rawDial(t, url)
 	open := readText(t, ws)
-	var o shared.OpenPacket
+	var o wire.OpenPacket
 	if open[0] != '0' || json.Unmarshal([]byte(open[1:]), &o) != nil {
 		t.Fatalf("open packet = %q", open)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/tsunagi/tsunagi/shared"
+	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
 // Handshake is what the client sent when it connected.
@@ -182,11 +183,11 @@ func (s *Socket) rarely() *socketRare {
 
 // Emit sends an event to this socket. []byte arguments travel as binary attachments.
 func (s *Socket) Emit(event string, args ...any) error {
-	return s.emit(event, args, shared.NoID)
+	return s.emit(event, args, wire.NoID)
 }
 
 func (s *Socket) emit(event string, args []any, id int64) error {
-	if shared.IsReserved(event) {
+	if wire.IsReserved(event) {
 		return fmt.Errorf("tsunagi: %q is a reserved event name", event)
 	}
 	p, err := encodeEvent(s.nsp.name, event, args, id)
@@ -211,8 +212,8 @@ func (s *Socket) emit(event string, args []any, id int64) error {
 	return s.conn.sendPacket(p)
 }
 
-func encodeEvent(nsp, event string, args []any, id int64) (*shared.Packet, error) {
-	return shared.NewEventPacket(nsp, event, args, id)
+func encodeEvent(nsp, event string, args []any, id int64) (*wire.Packet, error) {
+	return wire.NewEventPacket(nsp, event, args, id)
 }
 
 // EmitWithAck sends an event and waits for the client's acknowledgement
@@ -353,7 +354,7 @@ func (s *Socket) reportError(err error) {
 }
 
 func (s *Socket) sendAck(id int64, args []any) error {
-	p, err := shared.NewAckPacket(s.nsp.name, id, args)
+	p, err := wire.NewAckPacket(s.nsp.name, id, args)
 	if err != nil {
 		return err
 	}
@@ -417,7 +418,7 @@ func (s *Socket) closeNamespace(reason string, notify bool) {
 		return
 	}
 	if notify {
-		s.conn.sendPacket(&shared.Packet{Type: shared.Disconnect, Namespace: s.nsp.name, ID: shared.NoID})
+		s.conn.sendPacket(&wire.Packet{Type: wire.Disconnect, Namespace: s.nsp.name, ID: wire.NoID})
 	}
 	s.conn.removeSocket(s)
 	s.onClose(reason)

@@ -5,15 +5,19 @@
 
 package shared
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/tsunagi/tsunagi/shared/wire"
+)
 
 // TestDecodeEventAllocs pins what issue 3 reached: decoding a small typed
 // event allocates its string field and the value Decode fills, nothing else.
 func TestDecodeEventAllocs(t *testing.T) {
 	var v benchNews
 	n := testing.AllocsPerRun(100, func() {
-		_, data, _ := DecodeEIO(benchMsg)
-		p, _ := DecodePacket(data, Limits{})
+		_, data, _ := wire.DecodeEIO(benchMsg)
+		p, _ := wire.DecodePacket(data, wire.Limits{})
 		_, args, _ := ParseEvent(p.Data, p.Buffers)
 		v = benchNews{}
 		_ = args.Decode(0, &v)

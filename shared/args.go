@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
+
+	"github.com/tsunagi/tsunagi/internal/jsoncodec"
+	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
 // Args are the arguments of an event or an ack as they came off the wire:
@@ -20,9 +22,6 @@ type Args struct {
 
 // argsInline is the number of arguments Args holds without a slice.
 const argsInline = 4
-
-// NewArgs returns Args over raw JSON values and binary attachments.
-func NewArgs(raw []json.RawMessage, bufs [][]byte) Args { return Args{raw: raw, bufs: bufs} }
 
 // add appends an argument.
 func (a *Args) add(elem json.RawMessage) {
@@ -40,37 +39,19 @@ func (a *Args) add(elem json.RawMessage) {
 	a.raw = append(a.raw, elem)
 }
 
-// ParseArgs splits a JSON array payload into Args.
+// ParseArgs splits a JSON array payload, an ACK's, into Args; bufs are
+// the packet's binary attachments.
 func ParseArgs(data json.RawMessage, bufs [][]byte) (Args, error) {
 	a := Args{bufs: bufs}
-	it := elemIter{data: data}
-	for {
-		elem, err := it.next()
-		if err != nil || elem == nil {
-			return a, err
-		}
-		a.add(elem)
-	}
+	err := wire.SplitArgs(data, a.add)
+	return a, err
 }
 
-// ParseEvent splits an EVENT payload into the event name and its arguments.
+// ParseEvent splits an EVENT payload into the event name and its arguments;
+// bufs are the packet's binary attachments. Errors are *wire.ParseError.
 func ParseEvent(data json.RawMessage, bufs [][]byte) (string, Args, error) {
 	a := Args{bufs: bufs}
-	it := elemIter{data: data}
-	first, err := it.next()
-	for elem := first; err == nil && elem != nil; {
-		elem, err = it.next()
-		if elem != nil {
-			a.add(elem)
-		}
-	}
-	if err != nil {
-		return "", Args{}, err
-	}
-	if first == nil {
-		return "", Args{}, parseErr("EVENT payload is an empty array")
-	}
-	name, err := decodeName(first)
+	name, err := wire.SplitEvent(data, a.add)
 	if err != nil {
 		return "", Args{}, err
 	}
@@ -125,7 +106,7 @@ func (a Args) Decode(i int, v any) error {
 		raw = json.RawMessage("null")
 	}
 	if len(a.bufs) == 0 || !bytes.Contains(raw, placeholderKey) {
-		return Unmarshal(raw, v)
+		return jsoncodec.Unmarshal(raw, v)
 	}
 	if bp, ok := v.(*[]byte); ok {
 		if n, ok := placeholderNum(raw); ok && n < len(a.bufs) {
@@ -139,11 +120,11 @@ func (a Args) Decode(i int, v any) error {
 	if err != nil {
 		return err
 	}
-	b, err := Marshal(tree) // []byte values marshal as base64
+	b, err := jsoncodec.Marshal(tree) // []byte values marshal as base64
 	if err != nil {
 		return err
 	}
-	return Unmarshal(b, v)
+	return jsoncodec.Unmarshal(b, v)
 }
 
 // Value returns argument i as a generic value: nil, bool, float64, string,
@@ -155,14 +136,14 @@ func (a Args) tree(i int, useNumber bool) (any, error) {
 	if raw == nil {
 		return nil, nil
 	}
-	v, err := decodeAny(raw, useNumber)
+	v, err := jsoncodec.DecodeAny(raw, useNumber)
 	if err != nil {
 		return nil, err
 	}
 	if len(a.bufs) == 0 {
 		return v, nil
 	}
-	return resolve(v, a.bufs)
+	return wire.ResolvePlaceholders(v, a.bufs)
 }
 
 // Values returns every argument as Value does.
@@ -185,56 +166,8 @@ func placeholderNum(raw []byte) (int, bool) {
 		P   bool `json:"_placeholder"`
 		Num *int `json:"num"`
 	}
-	if Unmarshal(raw, &ph) != nil || !ph.P || ph.Num == nil || *ph.Num < 0 {
+	if jsoncodec.Unmarshal(raw, &ph) != nil || !ph.P || ph.Num == nil || *ph.Num < 0 {
 		return 0, false
 	}
 	return *ph.Num, true
-}
-
-// resolve replaces placeholder objects in a decoded JSON tree by their buffers.
-func resolve(v any, bufs [][]byte) (any, error) {
-	switch t := v.(type) {
-	case map[string]any:
-		if p, ok := t["_placeholder"].(bool); ok && p {
-			n, ok := t["num"].(float64)
-			if num, isNum := t["num"].(json.Number); isNum {
-				f, err := num.Float64()
-				n, ok = f, err == nil
-			}
-			if !ok || n != math.Trunc(n) || n < 0 || n >= float64(len(bufs)) {
-				return nil, parseErr("placeholder num %v out of range", t["num"])
-			}
-			return bufs[int(n)], nil
-		}
-		for k, e := range t {
-			r, err := resolve(e, bufs)
-			if err != nil {
-				return nil, err
-			}
-			t[k] = r
-		}
-	case []any:
-		for k, e := range t {
-			r, err := resolve(e, bufs)
-			if err != nil {
-				return nil, err
-			}
-			t[k] = r
-		}
-	}
-	return v, nil
-}
-
-// checkPlaceholders verifies that every placeholder in a binary packet's
-// payload names an attachment in range.
-func checkPlaceholders(data []byte, n int) error {
-	if !bytes.Contains(data, placeholderKey) {
-		return nil
-	}
-	v, err := decodeAny(data, false)
-	if err != nil {
-		return parseErr("%v", err)
-	}
-	_, err = resolve(v, make([][]byte, n))
-	return err
 }

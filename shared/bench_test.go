@@ -2,6 +2,9 @@ package shared
 
 import (
 	"testing"
+
+	"github.com/tsunagi/tsunagi/internal/jsoncodec"
+	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
 type benchNews struct {
@@ -13,7 +16,7 @@ var benchNewsEvent = NewEvent[benchNews]("news")
 // benchEmitter encodes like both ends do: Encoder.AppendArgs into a reused
 // buffer, then Packet.AppendEncode into a reused message buffer.
 type benchEmitter struct {
-	enc Encoder
+	enc jsoncodec.Encoder
 	msg []byte
 }
 
@@ -23,22 +26,22 @@ func (b *benchEmitter) Emit(event string, args ...any) error {
 	if err := b.enc.AppendArgs(event, args); err != nil {
 		return err
 	}
-	p := Packet{Type: EventPacket, Namespace: "/", ID: NoID, Data: b.enc.Buf, Buffers: b.enc.Buffers}
+	p := wire.Packet{Type: wire.EventPacket, Namespace: "/", ID: wire.NoID, Data: b.enc.Buf, Buffers: b.enc.Buffers}
 	if len(p.Buffers) > 0 {
-		p.Type = BinaryEvent
+		p.Type = wire.BinaryEvent
 	}
-	b.msg = p.AppendEncode(append(b.msg[:0], byte(EIOMessage)))
+	b.msg = p.AppendEncode(append(b.msg[:0], byte(wire.EIOMessage)))
 	return nil
 }
 
 var benchMsg = []byte(`42["news",{"hello":"world"}]`)
 
 func benchDecode(b *testing.B, msg []byte) benchNews {
-	t, data, err := DecodeEIO(msg)
-	if err != nil || t != EIOMessage {
+	t, data, err := wire.DecodeEIO(msg)
+	if err != nil || t != wire.EIOMessage {
 		b.Fatal(t, err)
 	}
-	p, err := DecodePacket(data, Limits{})
+	p, err := wire.DecodePacket(data, wire.Limits{})
 	if err != nil {
 		b.Fatal(err)
 	}

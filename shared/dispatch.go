@@ -5,33 +5,6 @@ import (
 	"sync/atomic"
 )
 
-// NewEventPacket encodes an EVENT (BINARY_EVENT when args hold []byte) of
-// namespace nsp, with ack id id or NoID.
-func NewEventPacket(nsp, event string, args []any, id int64) (*Packet, error) {
-	var enc Encoder
-	if err := enc.AppendArgs(event, args); err != nil {
-		return nil, err
-	}
-	p := &Packet{Type: EventPacket, Namespace: nsp, ID: id, Data: enc.Buf, Buffers: enc.Buffers}
-	if len(enc.Buffers) > 0 {
-		p.Type = BinaryEvent
-	}
-	return p, nil
-}
-
-// NewAckPacket encodes the ACK (BINARY_ACK when args hold []byte) of id.
-func NewAckPacket(nsp string, id int64, args []any) (*Packet, error) {
-	var enc Encoder
-	if err := enc.AppendArgs("", args); err != nil {
-		return nil, err
-	}
-	p := &Packet{Type: Ack, Namespace: nsp, ID: id, Data: enc.Buf, Buffers: enc.Buffers}
-	if len(enc.Buffers) > 0 {
-		p.Type = BinaryAck
-	}
-	return p, nil
-}
-
 // Dispatch runs the catch-all listeners, then the handlers of event, each
 // through call, which recovers a panic and reports an error. When the
 // sender asked for an ack (send is not nil), handlers get an AckFunc that

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/tsunagi/tsunagi/internal/jsoncodec"
+	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
 // Emitter sends an event: a server socket, a broadcast target or a client.
@@ -64,10 +67,10 @@ func mustName(name string) {
 	if name == "" {
 		panic("tsunagi: empty event name")
 	}
-	if IsReserved(name) {
+	if wire.IsReserved(name) {
 		panic(fmt.Sprintf("tsunagi: event name %q is reserved by Socket.IO", name))
 	}
-	internName(name)
+	wire.Intern(name)
 }
 
 // Name is the event name on the wire.
@@ -195,7 +198,7 @@ func decodeReply(args Args, res any) error {
 	if args.Len() >= 2 {
 		if raw := args.Raw(1); string(raw) != "null" {
 			re := &RemoteError{}
-			if err := Unmarshal(raw, re); err != nil || re.Message == "" {
+			if err := jsoncodec.Unmarshal(raw, re); err != nil || re.Message == "" {
 				re.Message = string(raw)
 			}
 			return re

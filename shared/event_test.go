@@ -9,6 +9,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/tsunagi/tsunagi/internal/jsoncodec"
+	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
 // loopback is both ends of a connection in one value. Emit and EmitWithAck
@@ -18,7 +21,7 @@ import (
 // typed events are tested over the real wire encoding.
 type loopback struct {
 	reg Registry
-	dec Decoder
+	dec wire.Decoder
 
 	mu     sync.Mutex
 	wire   []string // Engine.IO text messages, in order
@@ -38,7 +41,7 @@ func (l *loopback) On(event string, h Handler) (off func()) { return l.reg.On(ev
 func (l *loopback) Off(event string)                        { l.reg.Off(event) }
 
 func (l *loopback) Emit(event string, args ...any) error {
-	return l.emit(event, NoID, args)
+	return l.emit(event, wire.NoID, args)
 }
 
 func (l *loopback) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
@@ -66,13 +69,13 @@ func (l *loopback) EmitWithAck(ctx context.Context, event string, args ...any) (
 }
 
 func (l *loopback) emit(event string, id int64, args []any) error {
-	var enc Encoder
+	var enc jsoncodec.Encoder
 	if err := enc.AppendArgs(event, args); err != nil {
 		return err
 	}
-	p := Packet{Type: EventPacket, Namespace: "/", ID: id, Data: enc.Buf, Buffers: enc.Buffers}
+	p := wire.Packet{Type: wire.EventPacket, Namespace: "/", ID: id, Data: enc.Buf, Buffers: enc.Buffers}
 	if len(enc.Buffers) > 0 {
-		p.Type = BinaryEvent
+		p.Type = wire.BinaryEvent
 	}
 	if out := l.reg.AnyOutgoing(); out != nil {
 		_, a, err := ParseEvent(p.Data, p.Buffers)
@@ -92,11 +95,11 @@ func (l *loopback) send(msg []byte, bufs ...[]byte) error {
 	l.wire = append(l.wire, string(msg))
 	l.binary = append(l.binary, bufs...)
 	l.mu.Unlock()
-	typ, data, err := DecodeEIO(msg)
+	typ, data, err := wire.DecodeEIO(msg)
 	if err != nil {
 		return err
 	}
-	if typ != EIOMessage {
+	if typ != wire.EIOMessage {
 		return fmt.Errorf("unexpected Engine.IO packet %v", typ)
 	}
 	p, complete, err := l.dec.Text(data)
@@ -116,42 +119,42 @@ func (l *loopback) send(msg []byte, bufs ...[]byte) error {
 	return nil
 }
 
-func (l *loopback) dispatch(p Packet) {
+func (l *loopback) dispatch(p wire.Packet) {
 	switch p.Type {
-	case EventPacket, BinaryEvent:
+	case wire.EventPacket, wire.BinaryEvent:
 		name, args, err := ParseEvent(p.Data, p.Buffers)
 		if err != nil {
 			l.fail(err)
 			return
 		}
-		for _, fn := range l.reg.Any() {
+		for _, fn := range l.reg.incoming() {
 			fn(name, args)
 		}
 		var ack AckFunc
-		if p.ID != NoID {
+		if p.ID != wire.NoID {
 			var once sync.Once
 			ack = func(args ...any) (err error) {
 				err = errors.New("ack sent twice")
 				once.Do(func() {
-					var enc Encoder
+					var enc jsoncodec.Encoder
 					if err = enc.AppendArgs("", args); err != nil {
 						return
 					}
-					a := Packet{Type: Ack, Namespace: p.Namespace, ID: p.ID, Data: enc.Buf, Buffers: enc.Buffers}
+					a := wire.Packet{Type: wire.Ack, Namespace: p.Namespace, ID: p.ID, Data: enc.Buf, Buffers: enc.Buffers}
 					if len(enc.Buffers) > 0 {
-						a.Type = BinaryAck
+						a.Type = wire.BinaryAck
 					}
 					err = l.send(a.Message(), a.Buffers...)
 				})
 				return err
 			}
 		}
-		for _, h := range l.reg.Handlers(name) {
+		for _, h := range l.reg.handlersOf(name) {
 			if err := h(args, ack); err != nil {
 				l.fail(err)
 			}
 		}
-	case Ack, BinaryAck:
+	case wire.Ack, wire.BinaryAck:
 		args, err := ParseArgs(p.Data, p.Buffers)
 		if err != nil {
 			l.fail(err)
@@ -250,7 +253,7 @@ func TestEventEmitOn(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
-	if l.reg.Has("news") || !l.reg.Has("my other event") {
+	if l.reg.has("news") || !l.reg.has("my other event") {
 		t.Fatal("Off removed the wrong handlers")
 	}
 	if errs := l.takeErrs(); errs != nil {
@@ -274,7 +277,7 @@ func TestEventOnce(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
-	if n := len(l.reg.Handlers("news")); n != 1 {
+	if n := len(l.reg.handlersOf("news")); n != 1 {
 		t.Fatalf("%d handlers left, want 1", n)
 	}
 
@@ -286,8 +289,8 @@ func TestEventOnce(t *testing.T) {
 		NewsEvent.Emit(l2, News{Hello: "nested"})
 	})
 	NewsEvent.Emit(l2, News{Hello: "x"})
-	if calls != 1 || l2.reg.Has("news") {
-		t.Fatalf("calls = %d, has = %v", calls, l2.reg.Has("news"))
+	if calls != 1 || l2.reg.has("news") {
+		t.Fatalf("calls = %d, has = %v", calls, l2.reg.has("news"))
 	}
 
 	// Off removes Once handlers too.
@@ -326,7 +329,7 @@ func TestEventOnceDuringOn(t *testing.T) {
 	if calls != 1 {
 		t.Fatalf("calls = %d", calls)
 	}
-	if l.Has("news") {
+	if l.has("news") {
 		t.Fatal("Once handler still registered")
 	}
 }
@@ -688,7 +691,7 @@ func TestRegistryRemoveDuringDispatch(t *testing.T) {
 		return nil
 	})
 	dispatch := func() {
-		for _, h := range r.Handlers("e") {
+		for _, h := range r.handlersOf("e") {
 			h(Args{}, nil)
 		}
 		log = append(log, "|")
@@ -702,12 +705,12 @@ func TestRegistryRemoveDuringDispatch(t *testing.T) {
 	// Removing twice, or after Off, leaves the others alone.
 	offB()
 	offC()
-	if n := len(r.Handlers("e")); n != 3 { // A, D, D
+	if n := len(r.handlersOf("e")); n != 3 { // A, D, D
 		t.Fatalf("%d handlers, want 3", n)
 	}
 	r.Off("e")
 	offB()
-	if r.Has("e") || len(r.Handlers("e")) != 0 {
+	if r.has("e") || len(r.handlersOf("e")) != 0 {
 		t.Fatal("Off left handlers")
 	}
 	// The same func added twice is two registrations.
@@ -715,10 +718,10 @@ func TestRegistryRemoveDuringDispatch(t *testing.T) {
 	off1 := r.On("x", h)
 	r.On("x", h)
 	off1()
-	if n := len(r.Handlers("x")); n != 1 {
+	if n := len(r.handlersOf("x")); n != 1 {
 		t.Fatalf("%d handlers, want 1", n)
 	}
-	if r.Has("missing") || len(r.Handlers("missing")) != 0 {
+	if r.has("missing") || len(r.handlersOf("missing")) != 0 {
 		t.Fatal("missing event")
 	}
 }
@@ -735,7 +738,7 @@ func TestRegistryAny(t *testing.T) {
 		v, _ := args.Values()
 		out = append(out, fmt.Sprint(event, v))
 	})
-	if len(l.reg.Any()) != 2 || len(l.reg.AnyOutgoing()) != 1 {
+	if len(l.reg.incoming()) != 2 || len(l.reg.AnyOutgoing()) != 1 {
 		t.Fatal("Any lists")
 	}
 	NewsEvent.Emit(l, News{Hello: "w"}) // no handler: catch-alls still see it
@@ -753,7 +756,7 @@ func TestRegistryAny(t *testing.T) {
 		t.Fatalf("after offIn: %q %q", in, out)
 	}
 	l.reg.OffAny()
-	if l.reg.Any() != nil || len(l.reg.AnyOutgoing()) != 1 {
+	if l.reg.incoming() != nil || len(l.reg.AnyOutgoing()) != 1 {
 		t.Fatal("OffAny removed the wrong listeners")
 	}
 	NewsEvent.Emit(l, News{})
@@ -790,11 +793,11 @@ func TestRegistryConcurrent(t *testing.T) {
 				off := r.On(ev, func(Args, AckFunc) error { return nil })
 				offAny := r.OnAny(func(string, Args) {})
 				offOut := r.OnAnyOutgoing(func(string, Args) {})
-				for _, h := range r.Handlers(ev) {
+				for _, h := range r.handlersOf(ev) {
 					h(Args{}, nil)
 				}
-				_ = r.Has(ev)
-				_ = r.Any()
+				_ = r.has(ev)
+				_ = r.incoming()
 				_ = r.AnyOutgoing()
 				off()
 				offAny()
@@ -806,7 +809,7 @@ func TestRegistryConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if r.Has("e0") || r.Has("e1") || r.Any() != nil || r.AnyOutgoing() != nil {
+	if r.has("e0") || r.has("e1") || r.incoming() != nil || r.AnyOutgoing() != nil {
 		t.Fatal("handlers left")
 	}
 }
@@ -818,7 +821,7 @@ func TestEventOnceConcurrent(t *testing.T) {
 	calls := 0
 	NewsEvent.Once(&r, func(News) { mu.Lock(); calls++; mu.Unlock() })
 	args, _ := ParseArgs(json.RawMessage(`[{"hello":"x"}]`), nil)
-	hs := r.Handlers("news")
+	hs := r.handlersOf("news")
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Add(1)
@@ -830,7 +833,7 @@ func TestEventOnceConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if calls != 1 || r.Has("news") {
-		t.Fatalf("calls = %d, has = %v", calls, r.Has("news"))
+	if calls != 1 || r.has("news") {
+		t.Fatalf("calls = %d, has = %v", calls, r.has("news"))
 	}
 }

@@ -3,6 +3,8 @@ package shared
 import (
 	"slices"
 	"sync"
+
+	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
 // AnyHandler receives every event, for catch-all listeners (onAny).
@@ -58,7 +60,7 @@ type anyEntry struct{ fn AnyHandler }
 // On adds h for event; the returned func removes it.
 func (r *Registry) On(event string, h Handler) (off func()) {
 	e := &handlerEntry{h: h}
-	internName(event)
+	wire.Intern(event)
 	r.mu.Lock()
 	r.set(event, appendCOW(r.get(event), e))
 	r.mu.Unlock()
@@ -74,25 +76,6 @@ func (r *Registry) Off(event string) {
 	r.mu.Lock()
 	r.set(event, nil)
 	r.mu.Unlock()
-}
-
-// Handlers returns the handlers of event.
-func (r *Registry) Handlers(event string) []Handler {
-	r.mu.Lock()
-	es := r.get(event)
-	r.mu.Unlock()
-	out := make([]Handler, len(es))
-	for i, e := range es {
-		out[i] = e.h
-	}
-	return out
-}
-
-// Has reports whether event has a handler.
-func (r *Registry) Has(event string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.get(event)) > 0
 }
 
 // OnAny adds a listener for every incoming event.
@@ -114,9 +97,6 @@ func (r *Registry) OffAnyOutgoing() {
 	r.anyOut = nil
 	r.mu.Unlock()
 }
-
-// Any returns the catch-all listeners of incoming events.
-func (r *Registry) Any() []AnyHandler { return r.anys(&r.anyIn) }
 
 // AnyOutgoing returns the catch-all listeners of outgoing events.
 func (r *Registry) AnyOutgoing() []AnyHandler { return r.anys(&r.anyOut) }

@@ -15,7 +15,7 @@ func TestRegistryEvents(t *testing.T) {
 	}
 	run := func(event string) []string {
 		calls = nil
-		for _, fn := range r.Handlers(event) {
+		for _, fn := range r.handlersOf(event) {
 			fn(Args{}, nil)
 		}
 		return calls
@@ -25,8 +25,8 @@ func TestRegistryEvents(t *testing.T) {
 		if got := run(event); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("%s: handlers %v, want %v", event, got, want)
 		}
-		if r.Has(event) != (len(want) > 0) {
-			t.Fatalf("%s: Has %v", event, r.Has(event))
+		if r.has(event) != (len(want) > 0) {
+			t.Fatalf("%s: Has %v", event, r.has(event))
 		}
 	}
 	offA1 := r.On("a", h("a1"))
@@ -38,7 +38,7 @@ func TestRegistryEvents(t *testing.T) {
 	check("c", "c1")
 	check("d")
 
-	snapshot := r.Handlers("a")
+	snapshot := r.handlersOf("a")
 	offA1()
 	check("a", "a2")
 	if len(snapshot) != 2 {
@@ -78,3 +78,20 @@ func TestAckOnce(t *testing.T) {
 		t.Fatalf("second ack: %v", second)
 	}
 }
+
+// The snapshots that Registry's own Dispatch reads, for tests.
+
+func (r *Registry) handlersOf(event string) []Handler {
+	r.mu.Lock()
+	es := r.get(event)
+	r.mu.Unlock()
+	out := make([]Handler, len(es))
+	for i, e := range es {
+		out[i] = e.h
+	}
+	return out
+}
+
+func (r *Registry) has(event string) bool { return len(r.handlersOf(event)) > 0 }
+
+func (r *Registry) incoming() []AnyHandler { return r.anys(&r.anyIn) }

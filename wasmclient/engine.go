@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/tsunagi/tsunagi/shared"
+	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
 // engine is one Engine.IO connection: a WebSocket, its reader, the
@@ -18,8 +19,8 @@ import (
 type engine struct {
 	m    *Manager
 	ws   *websocket.Conn
-	open shared.OpenPacket
-	dec  shared.Decoder
+	open wire.OpenPacket
+	dec  wire.Decoder
 
 	ctx      *signal       // stopped when the connection ends
 	wlock    chan struct{} // held while a packet and its attachments are written
@@ -53,14 +54,14 @@ func (e *engine) handshake(ctx context.Context) error {
 	if typ != websocket.MessageText {
 		return errors.New("tsunagi: expected the open packet, got binary")
 	}
-	t, data, err := shared.DecodeEIO(msg)
+	t, data, err := wire.DecodeEIO(msg)
 	if err != nil {
 		return err
 	}
-	if t != shared.EIOOpen {
+	if t != wire.EIOOpen {
 		return fmt.Errorf("tsunagi: expected the open packet, got %s", t)
 	}
-	if e.open, err = shared.DecodeOpen(data); err != nil {
+	if e.open, err = wire.DecodeOpen(data); err != nil {
 		return err
 	}
 	if e.open.MaxPayload > 0 {
@@ -78,7 +79,7 @@ func (e *engine) sendConnect(s *Socket) {
 	}
 	ctx := newSignal(e.m.opts.WriteTimeout)
 	defer ctx.stop()
-	if err := e.writePacket(ctx, &shared.Packet{Type: shared.Connect, Namespace: s.nsp, ID: shared.NoID, Data: data}); err != nil {
+	if err := e.writePacket(ctx, &wire.Packet{Type: wire.Connect, Namespace: s.nsp, ID: wire.NoID, Data: data}); err != nil {
 		e.m.report(fmt.Errorf("tsunagi: sending CONNECT: %w", err))
 	}
 }
@@ -86,7 +87,7 @@ func (e *engine) sendConnect(s *Socket) {
 // readPacket reads messages until a whole Socket.IO packet arrives,
 // answering pings on the way. It returns nil for an Engine.IO packet that
 // carries none.
-func (e *engine) readPacket(ctx context.Context) (*shared.Packet, error) {
+func (e *engine) readPacket(ctx context.Context) (*wire.Packet, error) {
 	for {
 		typ, msg, err := e.ws.Read(ctx)
 		if err != nil {
@@ -103,17 +104,17 @@ func (e *engine) readPacket(ctx context.Context) (*shared.Packet, error) {
 			}
 			continue
 		}
-		t, data, err := shared.DecodeEIO(msg)
+		t, data, err := wire.DecodeEIO(msg)
 		if err != nil {
 			return nil, err
 		}
 		switch t {
-		case shared.EIOPing:
-			if err := e.write(ctx, websocket.MessageText, append([]byte{byte(shared.EIOPong)}, data...)); err != nil {
+		case wire.EIOPing:
+			if err := e.write(ctx, websocket.MessageText, append([]byte{byte(wire.EIOPong)}, data...)); err != nil {
 				return nil, err
 			}
 			e.m.pinged()
-		case shared.EIOMessage:
+		case wire.EIOMessage:
 			p, complete, err := e.dec.Text(data)
 			if err != nil {
 				return nil, err
@@ -121,9 +122,9 @@ func (e *engine) readPacket(ctx context.Context) (*shared.Packet, error) {
 			if complete {
 				return &p, nil
 			}
-		case shared.EIOClose:
+		case wire.EIOClose:
 			return nil, errServerClose
-		case shared.EIONoop, shared.EIOPong:
+		case wire.EIONoop, wire.EIOPong:
 		default:
 			return nil, fmt.Errorf("tsunagi: unexpected Engine.IO %s packet", t)
 		}
@@ -194,7 +195,7 @@ func (e *engine) readLoop() string {
 			e.mu.Lock()
 			r := e.reason
 			e.mu.Unlock()
-			_, parse := asError[*shared.ParseError](err)
+			_, parse := asError[*wire.ParseError](err)
 			_, closed := asError[websocket.CloseError](err) // websocket.CloseStatus(err) != -1
 			switch {
 			case r != "":
@@ -216,18 +217,18 @@ func (e *engine) readLoop() string {
 			continue
 		}
 		switch p.Type {
-		case shared.Connect:
-			sid, pid, err := shared.DecodeConnect(p.Data)
+		case wire.Connect:
+			sid, pid, err := wire.DecodeConnect(p.Data)
 			if err != nil {
 				e.m.report(err)
 				return ReasonParseError
 			}
 			s.accepted(e, sid, pid)
-		case shared.ConnectError:
+		case wire.ConnectError:
 			ce := &ConnectError{}
-			ce.Message, ce.Data = shared.DecodeConnectError(p.Data)
+			ce.Message, ce.Data = wire.DecodeConnectError(p.Data)
 			s.refused(ce)
-		case shared.EventPacket, shared.BinaryEvent:
+		case wire.EventPacket, wire.BinaryEvent:
 			name, args, err := shared.ParseEvent(p.Data, p.Buffers)
 			if err != nil {
 				e.m.report(err)
@@ -237,14 +238,14 @@ func (e *engine) readLoop() string {
 			if !s.holdIfConnecting(name, args, id) {
 				e.task(func() { s.received(e, name, args, id) })
 			}
-		case shared.Ack, shared.BinaryAck:
+		case wire.Ack, wire.BinaryAck:
 			args, err := shared.ParseArgs(p.Data, p.Buffers)
 			if err != nil {
 				e.m.report(err)
 				return ReasonParseError
 			}
 			s.resolveAck(p.ID, args)
-		case shared.Disconnect:
+		case wire.Disconnect:
 			e.task(s.serverDisconnect)
 		default:
 			e.m.report(fmt.Errorf("tsunagi: unexpected %s packet", p.Type))
@@ -277,7 +278,7 @@ func (e *engine) write(ctx context.Context, typ websocket.MessageType, b []byte)
 }
 
 // writePacket sends a packet and its attachments, with nothing in between.
-func (e *engine) writePacket(ctx context.Context, p *shared.Packet) error {
+func (e *engine) writePacket(ctx context.Context, p *wire.Packet) error {
 	select {
 	case e.wlock <- struct{}{}:
 	case <-ctx.Done():

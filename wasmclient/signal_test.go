@@ -9,7 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/tsunagi/tsunagi/shared"
+	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
 func TestSignal(t *testing.T) {
@@ -43,8 +43,8 @@ type asMethodError struct{}
 func (asMethodError) Error() string { return "as" }
 
 func (asMethodError) As(target any) bool {
-	if p, ok := target.(**shared.ParseError); ok {
-		*p = &shared.ParseError{Reason: "from As"}
+	if p, ok := target.(**wire.ParseError); ok {
+		*p = &wire.ParseError{Reason: "from As"}
 		return true
 	}
 	return false
@@ -53,16 +53,16 @@ func (asMethodError) As(target any) bool {
 // asError finds what errors.As finds.
 func TestAsError(t *testing.T) {
 	t.Parallel()
-	pe := &shared.ParseError{Reason: "x"}
+	pe := &wire.ParseError{Reason: "x"}
 	ce := websocket.CloseError{Code: websocket.StatusGoingAway}
 	for _, err := range []error{
 		nil, pe, ce, errors.New("plain"), fmt.Errorf("a: %w", pe), fmt.Errorf("a: %w", fmt.Errorf("b: %w", ce)),
 		fmt.Errorf("%w: %w", errors.New("x"), pe), errors.Join(errors.New("x"), fmt.Errorf("c: %w", ce)),
 		asMethodError{}, fmt.Errorf("d: %w", asMethodError{}),
 	} {
-		var wantP *shared.ParseError
+		var wantP *wire.ParseError
 		okP := errors.As(err, &wantP)
-		gotP, gotOkP := asError[*shared.ParseError](err)
+		gotP, gotOkP := asError[*wire.ParseError](err)
 		if gotOkP != okP || gotP != wantP && (gotP == nil || wantP == nil || gotP.Reason != wantP.Reason) {
 			t.Errorf("asError[*ParseError](%v) = %v, %v; errors.As: %v, %v", err, gotP, gotOkP, wantP, okP)
 		}

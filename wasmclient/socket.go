@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tsunagi/tsunagi/shared"
+	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
 // ConnectError is the server's refusal of a connection (CONNECT_ERROR),
@@ -40,9 +41,9 @@ type Socket struct {
 	recovered bool
 	acks      map[int64]*pendingAck
 	nextAck   int64
-	buffer    []*shared.Packet // emits made while not connected
-	held      []heldEvent      // events that arrived before the CONNECT reply
-	waiters   []chan error     // Connect calls waiting for the outcome
+	buffer    []*wire.Packet // emits made while not connected
+	held      []heldEvent    // events that arrived before the CONNECT reply
+	waiters   []chan error   // Connect calls waiting for the outcome
 	onConnect []func()
 	onConnErr []func(error)
 	onDisc    []func(reason string)
@@ -219,7 +220,7 @@ func (s *Socket) connectPayload() ([]byte, error) {
 	s.mu.Lock()
 	auth, pid, offset := s.auth, s.pid, s.offset
 	s.mu.Unlock()
-	return shared.ConnectPayload(auth, pid, offset)
+	return wire.ConnectPayload(auth, pid, offset)
 }
 
 // connected runs when the server accepts the CONNECT.
@@ -301,7 +302,7 @@ func (s *Socket) giveUp(err error) {
 // While the socket is not connected but trying to be, the event is
 // buffered and sent on (re)connection, in order.
 func (s *Socket) Emit(event string, args ...any) error {
-	return s.emit(event, args, shared.NoID, false)
+	return s.emit(event, args, wire.NoID, false)
 }
 
 // Volatile returns an Emitter whose events are dropped, not buffered, while
@@ -311,14 +312,14 @@ func (s *Socket) Volatile() shared.Emitter { return volatile{s} }
 type volatile struct{ s *Socket }
 
 func (v volatile) Emit(event string, args ...any) error {
-	return v.s.emit(event, args, shared.NoID, true)
+	return v.s.emit(event, args, wire.NoID, true)
 }
 
-func (s *Socket) packet(event string, args []any, id int64) (*shared.Packet, error) {
-	if shared.IsReserved(event) {
+func (s *Socket) packet(event string, args []any, id int64) (*wire.Packet, error) {
+	if wire.IsReserved(event) {
 		return nil, fmt.Errorf("tsunagi: %q is a reserved event name", event)
 	}
-	return shared.NewEventPacket(s.nsp, event, args, id)
+	return wire.NewEventPacket(s.nsp, event, args, id)
 }
 
 func (s *Socket) emit(event string, args []any, id int64, isVolatile bool) error {
@@ -329,7 +330,7 @@ func (s *Socket) emit(event string, args []any, id int64, isVolatile bool) error
 	return s.send(event, p, isVolatile)
 }
 
-func (s *Socket) send(event string, p *shared.Packet, isVolatile bool) error {
+func (s *Socket) send(event string, p *wire.Packet, isVolatile bool) error {
 	if out := s.reg.AnyOutgoing(); len(out) > 0 {
 		_, a, _ := shared.ParseEvent(p.Data, p.Buffers)
 		for _, fn := range out {
@@ -355,7 +356,7 @@ func (s *Socket) send(event string, p *shared.Packet, isVolatile bool) error {
 	return s.write(e, p)
 }
 
-func (s *Socket) write(e *engine, p *shared.Packet) error {
+func (s *Socket) write(e *engine, p *wire.Packet) error {
 	if p.ID >= 0 {
 		s.mu.Lock()
 		if a := s.acks[p.ID]; a != nil {
@@ -474,7 +475,7 @@ func (s *Socket) received(e *engine, event string, args shared.Args, id int64) {
 }
 
 func (s *Socket) sendAck(e *engine, id int64, args []any) error {
-	p, err := shared.NewAckPacket(s.nsp, id, args)
+	p, err := wire.NewAckPacket(s.nsp, id, args)
 	if err != nil {
 		return err
 	}
@@ -493,7 +494,7 @@ func (s *Socket) Disconnect() error {
 	s.mu.Unlock()
 	if connected && e != nil {
 		ctx := newSignal(s.m.opts.WriteTimeout)
-		_ = e.writePacket(ctx, &shared.Packet{Type: shared.Disconnect, Namespace: s.nsp, ID: shared.NoID})
+		_ = e.writePacket(ctx, &wire.Packet{Type: wire.Disconnect, Namespace: s.nsp, ID: wire.NoID})
 		ctx.stop()
 	}
 	s.onClose(ReasonClientDisconnect)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/tsunagi/tsunagi/shared"
+	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
 // dialer opens Socket.IO connections, spreading them over several loopback
@@ -80,14 +80,14 @@ func (c *client) handshake() error {
 	if err != nil {
 		return err
 	}
-	t, data, err := shared.DecodeEIO(msg)
+	t, data, err := wire.DecodeEIO(msg)
 	if err != nil {
 		return err
 	}
-	if t != shared.EIOOpen {
+	if t != wire.EIOOpen {
 		return fmt.Errorf("expected the open packet, got %q", msg)
 	}
-	if _, err := shared.DecodeOpen(data); err != nil {
+	if _, err := wire.DecodeOpen(data); err != nil {
 		return err
 	}
 	if err := c.write([]byte("40")); err != nil {
@@ -98,28 +98,28 @@ func (c *client) handshake() error {
 		if err != nil {
 			return err
 		}
-		t, data, err := shared.DecodeEIO(msg)
+		t, data, err := wire.DecodeEIO(msg)
 		if err != nil {
 			return err
 		}
 		switch t {
-		case shared.EIOPing:
+		case wire.EIOPing:
 			if err := c.pong(); err != nil {
 				return err
 			}
 			continue
-		case shared.EIOMessage:
+		case wire.EIOMessage:
 		default:
 			continue
 		}
-		p, err := shared.DecodePacket(data, shared.Limits{})
+		p, err := wire.DecodePacket(data, wire.Limits{})
 		if err != nil {
 			return err
 		}
 		switch p.Type {
-		case shared.Connect:
+		case wire.Connect:
 			return nil
-		case shared.ConnectError:
+		case wire.ConnectError:
 			return fmt.Errorf("connect_error: %s", p.Data)
 		}
 	}
@@ -152,7 +152,7 @@ func (c *client) write(msg []byte) error {
 	return c.ws.Write(bg, websocket.MessageText, msg)
 }
 
-var pongMsg = []byte{byte(shared.EIOPong)}
+var pongMsg = []byte{byte(wire.EIOPong)}
 
 func (c *client) pong() error {
 	c.pings.Add(1)
@@ -161,7 +161,7 @@ func (c *client) pong() error {
 
 // emit writes `42<id>["<event>",<args>]`; args is the JSON after the name.
 func (c *client) emit(id int64, event, args string) error {
-	b := append(c.out[:0], byte(shared.EIOMessage), '0'+byte(shared.EventPacket))
+	b := append(c.out[:0], byte(wire.EIOMessage), '0'+byte(wire.EventPacket))
 	if id >= 0 {
 		b = appendInt(b, id)
 	}
@@ -178,26 +178,26 @@ func (c *client) emit(id int64, event, args string) error {
 }
 
 // next reads until a Socket.IO packet arrives, answering pings on the way.
-func (c *client) next() (shared.Packet, error) {
+func (c *client) next() (wire.Packet, error) {
 	for {
 		msg, err := c.read()
 		if err != nil {
-			return shared.Packet{}, err
+			return wire.Packet{}, err
 		}
-		t, data, err := shared.DecodeEIO(msg)
+		t, data, err := wire.DecodeEIO(msg)
 		if err != nil {
-			return shared.Packet{}, err
+			return wire.Packet{}, err
 		}
 		switch t {
-		case shared.EIOPing:
+		case wire.EIOPing:
 			if err := c.pong(); err != nil {
-				return shared.Packet{}, err
+				return wire.Packet{}, err
 			}
 			continue
-		case shared.EIOClose:
-			return shared.Packet{}, errors.New("server closed the session")
-		case shared.EIOMessage:
-			return shared.DecodePacket(data, shared.Limits{})
+		case wire.EIOClose:
+			return wire.Packet{}, errors.New("server closed the session")
+		case wire.EIOMessage:
+			return wire.DecodePacket(data, wire.Limits{})
 		}
 	}
 }

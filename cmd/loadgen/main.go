@@ -36,7 +36,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tsunagi/tsunagi/shared"
+	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
 type config struct {
@@ -370,7 +370,7 @@ func (r *run) ack() error {
 			if err != nil {
 				return
 			}
-			if p.Type != shared.Ack {
+			if p.Type != wire.Ack {
 				continue
 			}
 			t0, ok := sent[p.ID]
@@ -427,7 +427,7 @@ func (r *run) broadcast() error {
 			if err != nil {
 				return
 			}
-			if p.Type != shared.EventPacket || parseInts(p.Data, v[:]) != 2 {
+			if p.Type != wire.EventPacket || parseInts(p.Data, v[:]) != 2 {
 				continue
 			}
 			now := time.Since(r.start)

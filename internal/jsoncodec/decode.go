@@ -1,22 +1,16 @@
-package shared
+//go:build !tsunagi_stdjson
+
+package jsoncodec
 
 import (
-	"bytes"
 	"encoding"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
-	"unicode"
-	"unicode/utf16"
 	"unicode/utf8"
 )
-
-// errSyntax is what decoding invalid JSON returns. encoding/json's
-// *json.SyntaxError cannot be made outside it.
-var errSyntax = errors.New("json: invalid JSON")
 
 // unmarshal is json.Unmarshal, or, with useNumber, a json.Decoder with
 // UseNumber: the same values, the same *json.UnmarshalTypeError (Value,
@@ -638,109 +632,4 @@ func (d *decoder) valueAny(i int) (any, int) {
 		d.save(err)
 	}
 	return n, end
-}
-
-// unquote returns the contents of the JSON string s, unescaped, or false
-// when s is not one. Like encoding/json's, it takes \' too.
-func unquote(s []byte) ([]byte, bool) {
-	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' {
-		return nil, false
-	}
-	s = s[1 : len(s)-1]
-	plain := true
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c < ' ':
-			return nil, false
-		case c >= utf8.RuneSelf:
-			plain = false
-		case c == '\\':
-			plain = false
-			if i++; i >= len(s) {
-				return nil, false
-			}
-			switch s[i] {
-			case '"', '\\', '/', '\'', 'b', 'f', 'n', 'r', 't':
-			case 'u':
-				if getu4(s[i-1:]) < 0 {
-					return nil, false
-				}
-			default:
-				return nil, false
-			}
-		}
-	}
-	if plain || utf8.Valid(s) && bytes.IndexByte(s, '\\') < 0 {
-		return s, true
-	}
-	return appendUnquoted(nil, s), true
-}
-
-// appendUnquoted appends the contents of a valid JSON string, unescaped,
-// with invalid UTF-8 replaced by U+FFFD, as encoding/json unquotes.
-func appendUnquoted(dst, s []byte) []byte {
-	for r := 0; r < len(s); {
-		switch c := s[r]; {
-		case c == '\\':
-			r++
-			switch s[r] {
-			case 'b':
-				dst = append(dst, '\b')
-			case 'f':
-				dst = append(dst, '\f')
-			case 'n':
-				dst = append(dst, '\n')
-			case 'r':
-				dst = append(dst, '\r')
-			case 't':
-				dst = append(dst, '\t')
-			case 'u':
-				rr := getu4(s[r-1:])
-				r += 5
-				if utf16.IsSurrogate(rr) {
-					if dec := utf16.DecodeRune(rr, getu4(s[r:])); dec != unicode.ReplacementChar {
-						dst = utf8.AppendRune(dst, dec)
-						r += 6
-						continue
-					}
-					rr = unicode.ReplacementChar
-				}
-				dst = utf8.AppendRune(dst, rr)
-				continue
-			default: // '"', '\\', '/'
-				dst = append(dst, s[r])
-			}
-			r++
-		case c < utf8.RuneSelf:
-			dst = append(dst, c)
-			r++
-		default:
-			rr, size := utf8.DecodeRune(s[r:])
-			dst = utf8.AppendRune(dst, rr)
-			r += size
-		}
-	}
-	return dst
-}
-
-// getu4 decodes \uXXXX at the start of s, or returns -1.
-func getu4(s []byte) rune {
-	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
-		return -1
-	}
-	var r rune
-	for _, c := range s[2:6] {
-		switch {
-		case '0' <= c && c <= '9':
-			c = c - '0'
-		case 'a' <= c && c <= 'f':
-			c = c - 'a' + 10
-		case 'A' <= c && c <= 'F':
-			c = c - 'A' + 10
-		default:
-			return -1
-		}
-		r = r*16 + rune(c)
-	}
-	return r
 }

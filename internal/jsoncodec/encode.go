@@ -1,4 +1,4 @@
-package shared
+package jsoncodec
 
 import (
 	"encoding"
@@ -13,8 +13,10 @@ import (
 	"strconv"
 )
 
-// Encoder appends arguments as JSON, turning []byte values into binary
-// attachments with placeholders. The zero value is ready to use.
+// Encoder appends the arguments of an event or an ack as JSON, turning
+// []byte values, anywhere in them, into binary attachments: the JSON holds
+// a placeholder {"_placeholder":true,"num":n} where attachment n was. The
+// zero value is ready to use.
 type Encoder struct {
 	Buf     []byte
 	Buffers [][]byte
@@ -48,7 +50,8 @@ const maxDepth = maxNesting
 var errTooDeep = errors.New("tsunagi: value nested more than 10000 levels deep (cyclic?)")
 
 // appendValue writes the values that arguments carry most without
-// reflection; strings are not HTML-escaped here.
+// reflection, and the others through appendOther; strings are not
+// HTML-escaped here.
 func (e *Encoder) appendValue(v any, depth int) error {
 	if depth > maxDepth {
 		return errTooDeep
@@ -74,7 +77,7 @@ func (e *Encoder) appendValue(v any, depth int) error {
 		e.Buf = append(e.Buf, '}')
 		e.Buffers = append(e.Buffers, t)
 	case json.RawMessage:
-		if !validJSON(t) {
+		if !Valid(t) {
 			return errors.New("tsunagi: invalid json.RawMessage argument")
 		}
 		e.Buf = append(e.Buf, t...)
@@ -108,7 +111,7 @@ func (e *Encoder) appendValue(v any, depth int) error {
 		}
 		e.Buf = append(e.Buf, '}')
 	default:
-		if err := e.reflectValue(reflect.ValueOf(v), depth, false); err != nil {
+		if err := e.appendOther(v, depth); err != nil {
 			if err != errTooDeep {
 				err = fmt.Errorf("tsunagi: %w", err)
 			}

@@ -1,4 +1,4 @@
-package shared
+package wire
 
 import (
 	"encoding/json"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/tsunagi/tsunagi/internal/jsoncodec"
 )
 
 // EIOType is the type of an Engine.IO v4 packet: the first character of a
@@ -86,14 +88,14 @@ func (o OpenPacket) Encode() []byte {
 	if o.Upgrades == nil {
 		o.Upgrades = []string{}
 	}
-	b, _ := Marshal(o) // cannot fail: plain fields
+	b, _ := jsoncodec.Marshal(o) // cannot fail: plain fields
 	return append([]byte{byte(EIOOpen)}, b...)
 }
 
 // DecodeOpen parses the data of an open packet and checks its values.
 func DecodeOpen(data []byte) (OpenPacket, error) {
 	var o OpenPacket
-	v, err := decodeAny(data, true)
+	v, err := jsoncodec.DecodeAny(data, true)
 	m, ok := v.(map[string]any)
 	if err != nil || !ok {
 		return o, fmt.Errorf("tsunagi: invalid open packet %.100s", data)

@@ -1,12 +1,12 @@
-package shared
+package wire
 
 import (
 	"sync"
 	"sync/atomic"
 )
 
-// Event names that the program declared (NewEvent, NewRequest, …) or
-// registered a handler for are interned, so that decoding an event that
+// Event names that the program declared (shared.NewEvent, NewRequest, …)
+// or registered a handler for are interned, so that decoding an event that
 // carries one of them does not allocate its name. Names that only come off
 // the wire are not added: a peer cannot fill the table.
 
@@ -19,8 +19,10 @@ var (
 	internTable atomic.Pointer[map[string]string] // read without a lock; never modified once stored
 )
 
-// internName adds name to the table, while it has room.
-func internName(name string) {
+// Intern adds name to the event names that SplitEvent returns without
+// allocating, while the table has room. Package shared calls it for the
+// names a program declares or registers a handler for.
+func Intern(name string) {
 	if name == "" {
 		return
 	}

@@ -1,4 +1,4 @@
-package shared
+package wire_test
 
 import (
 	"bytes"
@@ -7,11 +7,15 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/tsunagi/tsunagi/internal/jsoncodec"
+	"github.com/tsunagi/tsunagi/shared"
+	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
 // The fuzzers run over their seeds in every `go test`; fuzz one with e.g.
 //
-//	go test -run '^$' -fuzz '^FuzzDecodePacket$' -fuzztime 30s ./shared/
+//	go test -run '^$' -fuzz '^FuzzDecodePacket$' -fuzztime 30s ./shared/wire/
 
 func addPacketSeeds(f *testing.F, withEIO bool) {
 	prefix := ""
@@ -46,14 +50,20 @@ func addPacketSeeds(f *testing.F, withEIO bool) {
 	}
 }
 
+// upload is a struct with a []byte field, as events carry files.
+type upload struct {
+	Name string `json:"name"`
+	Data []byte `json:"data"`
+}
+
 // checkArgs exercises the Args API on a decoded packet; it must not panic.
-func checkArgs(t *testing.T, args Args) {
+func checkArgs(t *testing.T, args shared.Args) {
 	for i := range args.Len() + 1 {
 		var v any
 		_ = args.Decode(i, &v)
 		var b []byte
 		_ = args.Decode(i, &b)
-		var u Upload
+		var u upload
 		_ = args.Decode(i, &u)
 		var s string
 		_ = args.Decode(i, &s)
@@ -66,25 +76,25 @@ func FuzzDecodePacket(f *testing.F) {
 	addPacketSeeds(f, false)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// Unvalidated payloads: no panic.
-		if _, args, err := ParseEvent(data, nil); err == nil {
+		if _, args, err := shared.ParseEvent(data, nil); err == nil {
 			checkArgs(t, args)
 		}
-		if args, err := ParseArgs(data, nil); err == nil {
+		if args, err := shared.ParseArgs(data, nil); err == nil {
 			checkArgs(t, args)
 		}
 
-		p, err := DecodePacket(data, Limits{})
+		p, err := wire.DecodePacket(data, wire.Limits{})
 		if err != nil {
-			var pe *ParseError
+			var pe *wire.ParseError
 			if !errors.As(err, &pe) || pe.Reason == "" {
 				t.Fatalf("DecodePacket(%q): error %v (%T), want a *ParseError", data, err, err)
 			}
 			return
 		}
-		if p.Type > BinaryAck || p.ID < NoID || p.ID > MaxAckID || !strings.HasPrefix(p.Namespace, "/") {
+		if p.Type > wire.BinaryAck || p.ID < wire.NoID || p.ID > wire.MaxAckID || !strings.HasPrefix(p.Namespace, "/") {
 			t.Fatalf("DecodePacket(%q) = %+v", data, p)
 		}
-		if p.Type.IsBinary() != (p.Attachments > 0) || p.Attachments > DefaultMaxAttachments {
+		if p.Type.IsBinary() != (p.Attachments > 0) || p.Attachments > wire.DefaultMaxAttachments {
 			t.Fatalf("DecodePacket(%q): %d attachments for %v", data, p.Attachments, p.Type)
 		}
 		if p.Data != nil && !json.Valid(p.Data) {
@@ -94,10 +104,10 @@ func FuzzDecodePacket(f *testing.F) {
 		// decode(encode(p)) == p.
 		enc := p
 		enc.Buffers = make([][]byte, p.Attachments)
-		wire := enc.AppendEncode(nil)
-		again, err := DecodePacket(wire, Limits{})
+		msg := enc.AppendEncode(nil)
+		again, err := wire.DecodePacket(msg, wire.Limits{})
 		if err != nil || !samePacket(again, p) {
-			t.Fatalf("DecodePacket(%q) = %+v; re-encoded as %q, which decodes as %+v, %v", data, p, wire, again, err)
+			t.Fatalf("DecodePacket(%q) = %+v; re-encoded as %q, which decodes as %+v, %v", data, p, msg, again, err)
 		}
 
 		bufs := make([][]byte, p.Attachments)
@@ -105,9 +115,9 @@ func FuzzDecodePacket(f *testing.F) {
 			bufs[i] = []byte{byte(i)}
 		}
 		switch p.Type {
-		case EventPacket, BinaryEvent:
-			name, args, err := ParseEvent(p.Data, bufs)
-			if err != nil || IsReserved(name) {
+		case wire.EventPacket, wire.BinaryEvent:
+			name, args, err := shared.ParseEvent(p.Data, bufs)
+			if err != nil || wire.IsReserved(name) {
 				t.Fatalf("ParseEvent of a valid packet %q: %q, %v", data, name, err)
 			}
 			if !p.Type.IsBinary() {
@@ -116,8 +126,8 @@ func FuzzDecodePacket(f *testing.F) {
 				}
 			}
 			checkArgs(t, args)
-		case Ack, BinaryAck:
-			args, err := ParseArgs(p.Data, bufs)
+		case wire.Ack, wire.BinaryAck:
+			args, err := shared.ParseArgs(p.Data, bufs)
 			if err != nil {
 				t.Fatalf("ParseArgs of a valid packet %q: %v", data, err)
 			}
@@ -136,33 +146,33 @@ func FuzzDecodeEIO(f *testing.F) {
 	}
 	addPacketSeeds(f, true)
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		typ, data, err := DecodeEIO(msg)
+		typ, data, err := wire.DecodeEIO(msg)
 		if err != nil {
 			if len(msg) > 0 && msg[0] >= '0' && msg[0] <= '6' {
 				t.Fatalf("DecodeEIO(%q) rejected a known type: %v", msg, err)
 			}
 			return
 		}
-		if len(msg) == 0 || byte(typ) != msg[0] || !bytes.Equal(data, msg[1:]) || typ < EIOOpen || typ > EIONoop {
+		if len(msg) == 0 || byte(typ) != msg[0] || !bytes.Equal(data, msg[1:]) || typ < wire.EIOOpen || typ > wire.EIONoop {
 			t.Fatalf("DecodeEIO(%q) = %v %q", msg, typ, data)
 		}
 		_ = typ.String()
 		switch typ {
-		case EIOOpen:
-			if o, err := DecodeOpen(data); err == nil {
+		case wire.EIOOpen:
+			if o, err := wire.DecodeOpen(data); err == nil {
 				if o.SID == "" || o.PingInterval <= 0 || o.PingTimeout <= 0 {
 					t.Fatalf("DecodeOpen(%q) accepted %+v", data, o)
 				}
-				typ2, data2, err := DecodeEIO(o.Encode())
-				if err != nil || typ2 != EIOOpen {
+				typ2, data2, err := wire.DecodeEIO(o.Encode())
+				if err != nil || typ2 != wire.EIOOpen {
 					t.Fatal(err)
 				}
-				if o2, err := DecodeOpen(data2); err != nil || o2.SID != o.SID || o2.PingInterval != o.PingInterval || o2.MaxPayload != o.MaxPayload {
+				if o2, err := wire.DecodeOpen(data2); err != nil || o2.SID != o.SID || o2.PingInterval != o.PingInterval || o2.MaxPayload != o.MaxPayload {
 					t.Fatalf("open round trip: %+v → %+v, %v", o, o2, err)
 				}
 			}
-		case EIOMessage:
-			var d Decoder
+		case wire.EIOMessage:
+			var d wire.Decoder
 			_, _, _ = d.Text(data)
 		}
 	})
@@ -181,7 +191,7 @@ func FuzzDecoder(f *testing.F) {
 	f.Add([]byte(`61-7[{"_placeholder":true,"num":0}]`), []byte{}, uint8(1))
 	f.Fuzz(func(t *testing.T, text, chunks []byte, n uint8) {
 		n %= 16
-		var d Decoder
+		var d wire.Decoder
 		p, complete, err := d.Text(text)
 		pending := err == nil && !complete
 		if err != nil && d.Waiting() != 0 {
@@ -200,7 +210,7 @@ func FuzzDecoder(f *testing.F) {
 			p, complete, err = d.Binary(chunk)
 			switch {
 			case waiting == 0:
-				if !errors.Is(err, ErrUnexpectedBinary) || complete {
+				if !errors.Is(err, wire.ErrUnexpectedBinary) || complete {
 					t.Fatalf("binary with nothing pending: %v %v", complete, err)
 				}
 			case err != nil:
@@ -231,11 +241,11 @@ func FuzzDecoder(f *testing.F) {
 	})
 }
 
-func checkPacket(t *testing.T, p Packet) {
+func checkPacket(t *testing.T, p wire.Packet) {
 	switch p.Type {
-	case EventPacket, BinaryEvent:
-		name, args, err := ParseEvent(p.Data, p.Buffers)
-		if err != nil || IsReserved(name) {
+	case wire.EventPacket, wire.BinaryEvent:
+		name, args, err := shared.ParseEvent(p.Data, p.Buffers)
+		if err != nil || wire.IsReserved(name) {
 			t.Fatalf("ParseEvent of a complete packet: %q %v", name, err)
 		}
 		if _, err := args.Values(); err != nil && !bytes.Contains(p.Data, []byte(`\u`)) {
@@ -244,8 +254,8 @@ func checkPacket(t *testing.T, p Packet) {
 			t.Fatalf("Values of a complete packet %s: %v", p.Data, err)
 		}
 		checkArgs(t, args)
-	case Ack, BinaryAck:
-		args, err := ParseArgs(p.Data, p.Buffers)
+	case wire.Ack, wire.BinaryAck:
+		args, err := shared.ParseArgs(p.Data, p.Buffers)
 		if err != nil {
 			t.Fatalf("ParseArgs of a complete packet: %v", err)
 		}
@@ -269,17 +279,17 @@ func FuzzEncodeDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string, b []byte) {
 		want := string([]rune(s)) // invalid UTF-8 travels as U+FFFD
 		name := want
-		if name == "" || IsReserved(name) {
+		if name == "" || wire.IsReserved(name) {
 			name = "ev"
 		}
-		var enc Encoder
-		args := []any{s, b, map[string]any{"s": s, "b": b}, Upload{Name: s, Data: b}, []any{b, s}}
+		var enc jsoncodec.Encoder
+		args := []any{s, b, map[string]any{"s": s, "b": b}, upload{Name: s, Data: b}, []any{b, s}}
 		if err := enc.AppendArgs(name, args); err != nil {
 			t.Fatalf("AppendArgs: %v", err)
 		}
-		p := Packet{Type: EventPacket, Namespace: "/", ID: 1, Data: enc.Buf, Buffers: enc.Buffers}
+		p := wire.Packet{Type: wire.EventPacket, Namespace: "/", ID: 1, Data: enc.Buf, Buffers: enc.Buffers}
 		if len(p.Buffers) > 0 {
-			p.Type = BinaryEvent
+			p.Type = wire.BinaryEvent
 		}
 		// A nil []byte struct field is null, as with encoding/json; elsewhere
 		// a []byte is always an attachment.
@@ -295,9 +305,9 @@ func FuzzEncodeDecode(f *testing.F) {
 			t.Fatalf("text message is not valid UTF-8: %q", msg)
 		}
 
-		var d Decoder
-		typ, data, err := DecodeEIO(msg)
-		if err != nil || typ != EIOMessage {
+		var d wire.Decoder
+		typ, data, err := wire.DecodeEIO(msg)
+		if err != nil || typ != wire.EIOMessage {
 			t.Fatal(typ, err)
 		}
 		got, complete, err := d.Text(data)
@@ -310,7 +320,7 @@ func FuzzEncodeDecode(f *testing.F) {
 		if err != nil || !complete {
 			t.Fatalf("decoding %q: %v %v", msg, complete, err)
 		}
-		gotName, a, err := ParseEvent(got.Data, got.Buffers)
+		gotName, a, err := shared.ParseEvent(got.Data, got.Buffers)
 		if err != nil || gotName != name || a.Len() != len(args) {
 			t.Fatalf("ParseEvent(%q) = %q, %d args, %v", got.Data, gotName, a.Len(), err)
 		}
@@ -329,7 +339,7 @@ func FuzzEncodeDecode(f *testing.F) {
 		if err := a.Decode(2, &m); err != nil || m.S != want || !bytes.Equal(m.B, b) {
 			t.Fatalf("map: %+v, %v", m, err)
 		}
-		var u Upload
+		var u upload
 		if err := a.Decode(3, &u); err != nil || u.Name != want || !bytes.Equal(u.Data, b) {
 			t.Fatalf("struct: %+v, %v", u, err)
 		}

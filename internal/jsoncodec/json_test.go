@@ -1,4 +1,4 @@
-package shared
+package jsoncodec
 
 import (
 	"bytes"
@@ -178,11 +178,11 @@ func TestJSONSeeds(t *testing.T) {
 // (checkUnmarshal), and encoding, byte for byte, what encoding/json decoded.
 func checkJSON(t *testing.T, data []byte) {
 	t.Helper()
-	if validJSON(data) != json.Valid(data) {
-		t.Fatalf("validJSON(%q) = %v", data, validJSON(data))
+	if Valid(data) != json.Valid(data) {
+		t.Fatalf("Valid(%q) = %v", data, Valid(data))
 	}
 	for _, useNumber := range []bool{false, true} {
-		got, err := decodeAny(data, useNumber)
+		got, err := DecodeAny(data, useNumber)
 		var want any
 		var wantErr error
 		if useNumber {
@@ -195,9 +195,9 @@ func checkJSON(t *testing.T, data []byte) {
 			wantErr = json.Unmarshal(data, &want)
 		}
 		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("decodeAny(%q, %v) = %#v, want %#v", data, useNumber, got, want)
+			t.Fatalf("DecodeAny(%q, %v) = %#v, want %#v", data, useNumber, got, want)
 		}
-		sameError(t, fmt.Sprintf("decodeAny(%q, %v)", data, useNumber), err, wantErr)
+		sameError(t, fmt.Sprintf("DecodeAny(%q, %v)", data, useNumber), err, wantErr)
 		checkMarshal(t, want)
 	}
 	checkUnmarshal(t, data)

@@ -1,4 +1,4 @@
-package shared
+package wire_test
 
 import (
 	"bytes"
@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tsunagi/tsunagi/shared"
+	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
 // specPacket is one example of the socket.io-protocol v5 README ("Packet
@@ -16,43 +19,43 @@ type specPacket struct {
 	name string
 	wire string   // text form, without the Engine.IO "4"
 	bufs []string // binary attachments that follow
-	p    Packet
+	p    wire.Packet
 }
 
 func raw(s string) json.RawMessage { return json.RawMessage(s) }
 
 var specPackets = []specPacket{
-	{"CONNECT main", `0`, nil, Packet{Type: Connect, Namespace: "/", ID: NoID}},
-	{"CONNECT admin", `0/admin,`, nil, Packet{Type: Connect, Namespace: "/admin", ID: NoID}},
-	{"CONNECT with auth", `0{"token":"123"}`, nil, Packet{Type: Connect, Namespace: "/", ID: NoID, Data: raw(`{"token":"123"}`)}},
-	{"CONNECT admin with auth", `0/admin,{"token":"123"}`, nil, Packet{Type: Connect, Namespace: "/admin", ID: NoID, Data: raw(`{"token":"123"}`)}},
-	{"CONNECT reply", `0/admin,{"sid":"oSO0OpakMV_3jnilAAAA"}`, nil, Packet{Type: Connect, Namespace: "/admin", ID: NoID, Data: raw(`{"sid":"oSO0OpakMV_3jnilAAAA"}`)}},
-	{"DISCONNECT main", `1`, nil, Packet{Type: Disconnect, Namespace: "/", ID: NoID}},
-	{"DISCONNECT admin", `1/admin,`, nil, Packet{Type: Disconnect, Namespace: "/admin", ID: NoID}},
-	{"EVENT", `2["foo"]`, nil, Packet{Type: EventPacket, Namespace: "/", ID: NoID, Data: raw(`["foo"]`)}},
-	{"EVENT two args", `2["foo","bar"]`, nil, Packet{Type: EventPacket, Namespace: "/", ID: NoID, Data: raw(`["foo","bar"]`)}},
-	{"EVENT admin", `2/admin,["bar"]`, nil, Packet{Type: EventPacket, Namespace: "/admin", ID: NoID, Data: raw(`["bar"]`)}},
-	{"EVENT with id", `212["foo"]`, nil, Packet{Type: EventPacket, Namespace: "/", ID: 12, Data: raw(`["foo"]`)}},
-	{"EVENT admin with id", `2/admin,456["project:delete",123]`, nil, Packet{Type: EventPacket, Namespace: "/admin", ID: 456, Data: raw(`["project:delete",123]`)}},
-	{"EVENT sample session", `2/admin,1["tellme"]`, nil, Packet{Type: EventPacket, Namespace: "/admin", ID: 1, Data: raw(`["tellme"]`)}},
-	{"EVENT hey Jude", `2["hey","Jude"]`, nil, Packet{Type: EventPacket, Namespace: "/", ID: NoID, Data: raw(`["hey","Jude"]`)}},
-	{"ACK empty", `3/admin,456[]`, nil, Packet{Type: Ack, Namespace: "/admin", ID: 456, Data: raw(`[]`)}},
-	{"ACK admin", `3/admin,13["bar"]`, nil, Packet{Type: Ack, Namespace: "/admin", ID: 13, Data: raw(`["bar"]`)}},
-	{"ACK main", `312[]`, nil, Packet{Type: Ack, Namespace: "/", ID: 12, Data: raw(`[]`)}},
-	{"CONNECT_ERROR", `4{"message":"Not authorized"}`, nil, Packet{Type: ConnectError, Namespace: "/", ID: NoID, Data: raw(`{"message":"Not authorized"}`)}},
-	{"CONNECT_ERROR admin", `4/admin,{"message":"not authorized"}`, nil, Packet{Type: ConnectError, Namespace: "/admin", ID: NoID, Data: raw(`{"message":"not authorized"}`)}},
+	{"CONNECT main", `0`, nil, wire.Packet{Type: wire.Connect, Namespace: "/", ID: wire.NoID}},
+	{"CONNECT admin", `0/admin,`, nil, wire.Packet{Type: wire.Connect, Namespace: "/admin", ID: wire.NoID}},
+	{"CONNECT with auth", `0{"token":"123"}`, nil, wire.Packet{Type: wire.Connect, Namespace: "/", ID: wire.NoID, Data: raw(`{"token":"123"}`)}},
+	{"CONNECT admin with auth", `0/admin,{"token":"123"}`, nil, wire.Packet{Type: wire.Connect, Namespace: "/admin", ID: wire.NoID, Data: raw(`{"token":"123"}`)}},
+	{"CONNECT reply", `0/admin,{"sid":"oSO0OpakMV_3jnilAAAA"}`, nil, wire.Packet{Type: wire.Connect, Namespace: "/admin", ID: wire.NoID, Data: raw(`{"sid":"oSO0OpakMV_3jnilAAAA"}`)}},
+	{"DISCONNECT main", `1`, nil, wire.Packet{Type: wire.Disconnect, Namespace: "/", ID: wire.NoID}},
+	{"DISCONNECT admin", `1/admin,`, nil, wire.Packet{Type: wire.Disconnect, Namespace: "/admin", ID: wire.NoID}},
+	{"EVENT", `2["foo"]`, nil, wire.Packet{Type: wire.EventPacket, Namespace: "/", ID: wire.NoID, Data: raw(`["foo"]`)}},
+	{"EVENT two args", `2["foo","bar"]`, nil, wire.Packet{Type: wire.EventPacket, Namespace: "/", ID: wire.NoID, Data: raw(`["foo","bar"]`)}},
+	{"EVENT admin", `2/admin,["bar"]`, nil, wire.Packet{Type: wire.EventPacket, Namespace: "/admin", ID: wire.NoID, Data: raw(`["bar"]`)}},
+	{"EVENT with id", `212["foo"]`, nil, wire.Packet{Type: wire.EventPacket, Namespace: "/", ID: 12, Data: raw(`["foo"]`)}},
+	{"EVENT admin with id", `2/admin,456["project:delete",123]`, nil, wire.Packet{Type: wire.EventPacket, Namespace: "/admin", ID: 456, Data: raw(`["project:delete",123]`)}},
+	{"EVENT sample session", `2/admin,1["tellme"]`, nil, wire.Packet{Type: wire.EventPacket, Namespace: "/admin", ID: 1, Data: raw(`["tellme"]`)}},
+	{"EVENT hey Jude", `2["hey","Jude"]`, nil, wire.Packet{Type: wire.EventPacket, Namespace: "/", ID: wire.NoID, Data: raw(`["hey","Jude"]`)}},
+	{"ACK empty", `3/admin,456[]`, nil, wire.Packet{Type: wire.Ack, Namespace: "/admin", ID: 456, Data: raw(`[]`)}},
+	{"ACK admin", `3/admin,13["bar"]`, nil, wire.Packet{Type: wire.Ack, Namespace: "/admin", ID: 13, Data: raw(`["bar"]`)}},
+	{"ACK main", `312[]`, nil, wire.Packet{Type: wire.Ack, Namespace: "/", ID: 12, Data: raw(`[]`)}},
+	{"CONNECT_ERROR", `4{"message":"Not authorized"}`, nil, wire.Packet{Type: wire.ConnectError, Namespace: "/", ID: wire.NoID, Data: raw(`{"message":"Not authorized"}`)}},
+	{"CONNECT_ERROR admin", `4/admin,{"message":"not authorized"}`, nil, wire.Packet{Type: wire.ConnectError, Namespace: "/admin", ID: wire.NoID, Data: raw(`{"message":"not authorized"}`)}},
 	{"BINARY_EVENT", `51-["baz",{"_placeholder":true,"num":0}]`, []string{"\x01\x02\x03\x04"},
-		Packet{Type: BinaryEvent, Namespace: "/", ID: NoID, Data: raw(`["baz",{"_placeholder":true,"num":0}]`), Attachments: 1}},
+		wire.Packet{Type: wire.BinaryEvent, Namespace: "/", ID: wire.NoID, Data: raw(`["baz",{"_placeholder":true,"num":0}]`), Attachments: 1}},
 	{"BINARY_EVENT two attachments", `52-/admin,["baz",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`, []string{"\x01\x02", "\x03\x04"},
-		Packet{Type: BinaryEvent, Namespace: "/admin", ID: NoID, Data: raw(`["baz",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`), Attachments: 2}},
+		wire.Packet{Type: wire.BinaryEvent, Namespace: "/admin", ID: wire.NoID, Data: raw(`["baz",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`), Attachments: 2}},
 	{"BINARY_EVENT admin with id", `51-/admin,456["project:delete",{"_placeholder":true,"num":0}]`, []string{"\x00"},
-		Packet{Type: BinaryEvent, Namespace: "/admin", ID: 456, Data: raw(`["project:delete",{"_placeholder":true,"num":0}]`), Attachments: 1}},
+		wire.Packet{Type: wire.BinaryEvent, Namespace: "/admin", ID: 456, Data: raw(`["project:delete",{"_placeholder":true,"num":0}]`), Attachments: 1}},
 	{"BINARY_ACK", `61-15["bar",{"_placeholder":true,"num":0}]`, []string{"\x01\x02\x03\x04"},
-		Packet{Type: BinaryAck, Namespace: "/", ID: 15, Data: raw(`["bar",{"_placeholder":true,"num":0}]`), Attachments: 1}},
+		wire.Packet{Type: wire.BinaryAck, Namespace: "/", ID: 15, Data: raw(`["bar",{"_placeholder":true,"num":0}]`), Attachments: 1}},
 	{"BINARY_ACK admin", `61-/admin,456[{"_placeholder":true,"num":0}]`, []string{"bin"},
-		Packet{Type: BinaryAck, Namespace: "/admin", ID: 456, Data: raw(`[{"_placeholder":true,"num":0}]`), Attachments: 1}},
+		wire.Packet{Type: wire.BinaryAck, Namespace: "/admin", ID: 456, Data: raw(`[{"_placeholder":true,"num":0}]`), Attachments: 1}},
 	{"BINARY_ACK sample session", `61-/admin,1[{"_placeholder":true,"num":0}]`, []string{""},
-		Packet{Type: BinaryAck, Namespace: "/admin", ID: 1, Data: raw(`[{"_placeholder":true,"num":0}]`), Attachments: 1}},
+		wire.Packet{Type: wire.BinaryAck, Namespace: "/admin", ID: 1, Data: raw(`[{"_placeholder":true,"num":0}]`), Attachments: 1}},
 }
 
 func (sp specPacket) buffers() [][]byte {
@@ -66,7 +69,7 @@ func (sp specPacket) buffers() [][]byte {
 	return out
 }
 
-func samePacket(a, b Packet) bool {
+func samePacket(a, b wire.Packet) bool {
 	if a.Type != b.Type || a.Namespace != b.Namespace || a.ID != b.ID || a.Attachments != b.Attachments {
 		return false
 	}
@@ -105,7 +108,7 @@ func TestPacketEncodeSpec(t *testing.T) {
 func TestPacketDecodeSpec(t *testing.T) {
 	for _, tc := range specPackets {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := DecodePacket([]byte(tc.wire), Limits{})
+			got, err := wire.DecodePacket([]byte(tc.wire), wire.Limits{})
 			if err != nil {
 				t.Fatalf("DecodePacket(%s): %v", tc.wire, err)
 			}
@@ -114,11 +117,11 @@ func TestPacketDecodeSpec(t *testing.T) {
 			}
 
 			// The same through a Decoder, from the Engine.IO message.
-			typ, data, err := DecodeEIO([]byte("4" + tc.wire))
-			if err != nil || typ != EIOMessage {
+			typ, data, err := wire.DecodeEIO([]byte("4" + tc.wire))
+			if err != nil || typ != wire.EIOMessage {
 				t.Fatalf("DecodeEIO: %v %v", typ, err)
 			}
-			var d Decoder
+			var d wire.Decoder
 			p, complete, err := d.Text(data)
 			if err != nil {
 				t.Fatal(err)
@@ -151,26 +154,26 @@ func TestPacketDecodeSpec(t *testing.T) {
 }
 
 func TestPacketRoundTrip(t *testing.T) {
-	packets := []Packet{}
+	packets := []wire.Packet{}
 	for _, tc := range specPackets {
 		p := tc.p
 		p.Buffers = tc.buffers()
 		packets = append(packets, p)
 	}
 	packets = append(packets,
-		Packet{Type: EventPacket, Namespace: "/", ID: 0, Data: raw(`["zero id"]`)},
-		Packet{Type: EventPacket, Namespace: "/", ID: MaxAckID, Data: raw(`["max id"]`)},
-		Packet{Type: Ack, Namespace: "/a/b", ID: 7, Data: raw(`[null,{"message":"x"}]`)},
-		Packet{Type: ConnectError, Namespace: "/", ID: NoID, Data: raw(`"a string reason"`)},
-		Packet{Type: EventPacket, Namespace: "/ünï", ID: NoID, Data: raw(`["ünïcode \u2028",1.5e3,true,null,{"a":[]}]`)},
-		Packet{Type: BinaryEvent, Namespace: "/", ID: 3, Data: raw(`["ten",` + placeholders(10) + `]`), Attachments: 10, Buffers: make([][]byte, 10)},
+		wire.Packet{Type: wire.EventPacket, Namespace: "/", ID: 0, Data: raw(`["zero id"]`)},
+		wire.Packet{Type: wire.EventPacket, Namespace: "/", ID: wire.MaxAckID, Data: raw(`["max id"]`)},
+		wire.Packet{Type: wire.Ack, Namespace: "/a/b", ID: 7, Data: raw(`[null,{"message":"x"}]`)},
+		wire.Packet{Type: wire.ConnectError, Namespace: "/", ID: wire.NoID, Data: raw(`"a string reason"`)},
+		wire.Packet{Type: wire.EventPacket, Namespace: "/ünï", ID: wire.NoID, Data: raw(`["ünïcode \u2028",1.5e3,true,null,{"a":[]}]`)},
+		wire.Packet{Type: wire.BinaryEvent, Namespace: "/", ID: 3, Data: raw(`["ten",` + placeholders(10) + `]`), Attachments: 10, Buffers: make([][]byte, 10)},
 	)
 	for _, p := range packets {
-		wire := p.Message()
-		var d Decoder
-		typ, data, err := DecodeEIO(wire)
-		if err != nil || typ != EIOMessage {
-			t.Fatalf("%s: DecodeEIO: %v %v", wire, typ, err)
+		msg := p.Message()
+		var d wire.Decoder
+		typ, data, err := wire.DecodeEIO(msg)
+		if err != nil || typ != wire.EIOMessage {
+			t.Fatalf("%s: DecodeEIO: %v %v", msg, typ, err)
 		}
 		got, complete, err := d.Text(data)
 		for _, b := range p.Buffers {
@@ -180,13 +183,13 @@ func TestPacketRoundTrip(t *testing.T) {
 			got, complete, err = d.Binary(b)
 		}
 		if err != nil || !complete {
-			t.Fatalf("%s: complete=%v err=%v", wire, complete, err)
+			t.Fatalf("%s: complete=%v err=%v", msg, complete, err)
 		}
 		if !samePacket(got, p) {
-			t.Errorf("%s: round trip = %+v, want %+v", wire, got, p)
+			t.Errorf("%s: round trip = %+v, want %+v", msg, got, p)
 		}
-		if again := got.Message(); !bytes.Equal(again, wire) {
-			t.Errorf("re-encoded %s, want %s", again, wire)
+		if again := got.Message(); !bytes.Equal(again, msg) {
+			t.Errorf("re-encoded %s, want %s", again, msg)
 		}
 	}
 }
@@ -201,7 +204,7 @@ func placeholders(n int) string {
 
 func TestPacketNamespaceOmitted(t *testing.T) {
 	for _, ns := range []string{"", "/"} {
-		p := Packet{Type: EventPacket, Namespace: ns, ID: NoID, Data: raw(`["a"]`)}
+		p := wire.Packet{Type: wire.EventPacket, Namespace: ns, ID: wire.NoID, Data: raw(`["a"]`)}
 		if got := string(p.AppendEncode(nil)); got != `2["a"]` {
 			t.Errorf("namespace %q encodes as %s", ns, got)
 		}
@@ -211,10 +214,10 @@ func TestPacketNamespaceOmitted(t *testing.T) {
 func TestPacketTypeString(t *testing.T) {
 	want := []string{"CONNECT", "DISCONNECT", "EVENT", "ACK", "CONNECT_ERROR", "BINARY_EVENT", "BINARY_ACK", "PacketType(7)"}
 	for i, w := range want {
-		if got := PacketType(i).String(); got != w {
+		if got := wire.PacketType(i).String(); got != w {
 			t.Errorf("PacketType(%d) = %s, want %s", i, got, w)
 		}
-		if got := PacketType(i).IsBinary(); got != (i == 5 || i == 6) {
+		if got := wire.PacketType(i).IsBinary(); got != (i == 5 || i == 6) {
 			t.Errorf("PacketType(%d).IsBinary() = %v", i, got)
 		}
 	}
@@ -223,7 +226,7 @@ func TestPacketTypeString(t *testing.T) {
 // wantParseError checks that err is a *ParseError whose reason contains want.
 func wantParseError(t *testing.T, what string, err error, want string) {
 	t.Helper()
-	var pe *ParseError
+	var pe *wire.ParseError
 	if !errors.As(err, &pe) {
 		t.Errorf("%s: error %v (%T), want a *ParseError", what, err, err)
 		return
@@ -308,7 +311,7 @@ var packetErrors = []struct {
 func TestDecodePacketErrors(t *testing.T) {
 	for _, tc := range packetErrors {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := DecodePacket([]byte(tc.wire), Limits{})
+			_, err := wire.DecodePacket([]byte(tc.wire), wire.Limits{})
 			wantParseError(t, tc.wire, err, tc.want)
 		})
 	}
@@ -321,11 +324,11 @@ func TestDecodePacketAckIDLimits(t *testing.T) {
 	}{
 		{`20["a"]`, 0},
 		{`2007["a"]`, 7},
-		{`29007199254740991["a"]`, MaxAckID - 1},
-		{`29007199254740992["a"]`, MaxAckID},
-		{`3/admin,9007199254740992[]`, MaxAckID},
+		{`29007199254740991["a"]`, wire.MaxAckID - 1},
+		{`29007199254740992["a"]`, wire.MaxAckID},
+		{`3/admin,9007199254740992[]`, wire.MaxAckID},
 	} {
-		p, err := DecodePacket([]byte(tc.wire), Limits{})
+		p, err := wire.DecodePacket([]byte(tc.wire), wire.Limits{})
 		if err != nil || p.ID != tc.id {
 			t.Errorf("%s: id %d, err %v; want %d", tc.wire, p.ID, err, tc.id)
 		}
@@ -333,31 +336,31 @@ func TestDecodePacketAckIDLimits(t *testing.T) {
 }
 
 func TestDecodePacketLimits(t *testing.T) {
-	wire := []byte(`53-["a",` + placeholders(3) + `]`)
-	if _, err := DecodePacket(wire, Limits{MaxAttachments: 2}); err == nil {
+	msg := []byte(`53-["a",` + placeholders(3) + `]`)
+	if _, err := wire.DecodePacket(msg, wire.Limits{MaxAttachments: 2}); err == nil {
 		t.Error("3 attachments accepted with MaxAttachments 2")
 	} else {
-		wantParseError(t, string(wire), err, "3 attachments (allowed: 1 to 2)")
+		wantParseError(t, string(msg), err, "3 attachments (allowed: 1 to 2)")
 	}
-	if p, err := DecodePacket(wire, Limits{MaxAttachments: 3}); err != nil || p.Attachments != 3 {
+	if p, err := wire.DecodePacket(msg, wire.Limits{MaxAttachments: 3}); err != nil || p.Attachments != 3 {
 		t.Errorf("MaxAttachments 3: %+v %v", p, err)
 	}
-	wire = []byte(`520-["a",` + placeholders(20) + `]`)
-	if p, err := DecodePacket(wire, Limits{MaxAttachments: 50}); err != nil || p.Attachments != 20 {
+	msg = []byte(`520-["a",` + placeholders(20) + `]`)
+	if p, err := wire.DecodePacket(msg, wire.Limits{MaxAttachments: 50}); err != nil || p.Attachments != 20 {
 		t.Errorf("MaxAttachments 50: %+v %v", p, err)
 	}
-	if _, err := DecodePacket(wire, Limits{}); err == nil {
+	if _, err := wire.DecodePacket(msg, wire.Limits{}); err == nil {
 		t.Error("20 attachments accepted by default")
 	}
 }
 
 func TestDecodePacketWhitespace(t *testing.T) {
 	// JSON allows whitespace; the JS parser accepts it too.
-	p, err := DecodePacket([]byte("2 [ \"foo\" , 1 ]"), Limits{})
+	p, err := wire.DecodePacket([]byte("2 [ \"foo\" , 1 ]"), wire.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	name, args, err := ParseEvent(p.Data, nil)
+	name, args, err := shared.ParseEvent(p.Data, nil)
 	if err != nil || name != "foo" || args.Len() != 1 || string(args.Raw(0)) != "1" {
 		t.Fatalf("ParseEvent = %q %v %v", name, args.Raw(0), err)
 	}
@@ -369,7 +372,7 @@ func TestDecodePacketDeepNesting(t *testing.T) {
 	const depth = 100_000
 	deep := strings.Repeat("[", depth) + strings.Repeat("]", depth)
 	deepObj := strings.Repeat(`{"a":`, depth) + "1" + strings.Repeat("}", depth)
-	for _, wire := range []string{
+	for _, msg := range []string{
 		`2["a",` + deep + `]`,
 		`2` + deep,
 		`3/admin,1[` + deepObj + `]`,
@@ -377,21 +380,21 @@ func TestDecodePacketDeepNesting(t *testing.T) {
 		`4` + deepObj,
 		`51-["a",` + strings.Repeat("[", depth) + `{"_placeholder":true,"num":0}` + strings.Repeat("]", depth) + `]`,
 	} {
-		_, err := DecodePacket([]byte(wire), Limits{})
-		wantParseError(t, wire[:12]+"…", err, "not valid JSON")
-		var d Decoder
-		_, _, err = d.Text([]byte(wire))
-		wantParseError(t, "Decoder "+wire[:12]+"…", err, "not valid JSON")
+		_, err := wire.DecodePacket([]byte(msg), wire.Limits{})
+		wantParseError(t, msg[:12]+"…", err, "not valid JSON")
+		var d wire.Decoder
+		_, _, err = d.Text([]byte(msg))
+		wantParseError(t, "Decoder "+msg[:12]+"…", err, "not valid JSON")
 	}
 	// ParseEvent and ParseArgs work on unvalidated data too.
 	for _, data := range []string{`["a",` + deep + `]`, deep, `[` + strings.Repeat(`"\"[`, depth)} {
-		_, args, err := ParseEvent(raw(data), nil)
+		_, args, err := shared.ParseEvent(raw(data), nil)
 		if err == nil {
 			if _, err := args.Values(); err == nil {
 				t.Errorf("ParseEvent(%.12s…).Values() accepted %d levels", data, depth)
 			}
 		}
-		args, err = ParseArgs(raw(data), nil)
+		args, err = shared.ParseArgs(raw(data), nil)
 		if err == nil {
 			var v any
 			if err := args.Decode(args.Len()-1, &v); err == nil {
@@ -401,14 +404,14 @@ func TestDecodePacketDeepNesting(t *testing.T) {
 	}
 	// Moderate nesting is fine.
 	ok := `2["a",` + strings.Repeat("[", 500) + strings.Repeat("]", 500) + `]`
-	if _, err := DecodePacket([]byte(ok), Limits{}); err != nil {
+	if _, err := wire.DecodePacket([]byte(ok), wire.Limits{}); err != nil {
 		t.Errorf("500 levels: %v", err)
 	}
 }
 
 func TestDecoderErrors(t *testing.T) {
 	t.Run("placeholder num out of range", func(t *testing.T) {
-		for _, wire := range []string{
+		for _, msg := range []string{
 			`51-["a",{"_placeholder":true,"num":1}]`,
 			`51-["a",{"_placeholder":true,"num":-1}]`,
 			`52-["a",{"_placeholder":true,"num":0},{"b":[{"_placeholder":true,"num":2}]}]`,
@@ -420,27 +423,27 @@ func TestDecoderErrors(t *testing.T) {
 			`51-["a",{"_placeholder":true,"num":1e300}]`,
 			`51-["a",{"_placeholder":true,"num":-0.0000001}]`,
 		} {
-			var d Decoder
-			_, _, err := d.Text([]byte(wire))
-			wantParseError(t, wire, err, "placeholder num")
+			var d wire.Decoder
+			_, _, err := d.Text([]byte(msg))
+			wantParseError(t, msg, err, "placeholder num")
 			if d.Waiting() != 0 {
-				t.Errorf("%s: Waiting = %d after an error", wire, d.Waiting())
+				t.Errorf("%s: Waiting = %d after an error", msg, d.Waiting())
 			}
 		}
 	})
 	t.Run("placeholder num a string", func(t *testing.T) {
-		for _, wire := range []string{
+		for _, msg := range []string{
 			`51-["a",{"_placeholder":true,"num":"0"}]`,
 			`51-["a",{"_placeholder":true}]`,
 			`51-["a",{"_placeholder":true,"num":null}]`,
 		} {
-			var d Decoder
-			_, _, err := d.Text([]byte(wire))
-			wantParseError(t, wire, err, "placeholder num")
+			var d wire.Decoder
+			_, _, err := d.Text([]byte(msg))
+			wantParseError(t, msg, err, "placeholder num")
 		}
 	})
 	t.Run("text while binary expected", func(t *testing.T) {
-		var d Decoder
+		var d wire.Decoder
 		if _, complete, err := d.Text([]byte(`52-["a",` + placeholders(2) + `]`)); err != nil || complete {
 			t.Fatal(complete, err)
 		}
@@ -454,7 +457,7 @@ func TestDecoderErrors(t *testing.T) {
 		if d.Waiting() != 0 {
 			t.Fatalf("Waiting = %d", d.Waiting())
 		}
-		if _, _, err := d.Binary([]byte{2}); !errors.Is(err, ErrUnexpectedBinary) {
+		if _, _, err := d.Binary([]byte{2}); !errors.Is(err, wire.ErrUnexpectedBinary) {
 			t.Fatalf("Binary after reset: %v", err)
 		}
 		p, complete, err := d.Text([]byte(`2["b"]`))
@@ -463,21 +466,21 @@ func TestDecoderErrors(t *testing.T) {
 		}
 	})
 	t.Run("unexpected binary", func(t *testing.T) {
-		var d Decoder
+		var d wire.Decoder
 		_, _, err := d.Binary([]byte("x"))
-		if !errors.Is(err, ErrUnexpectedBinary) {
+		if !errors.Is(err, wire.ErrUnexpectedBinary) {
 			t.Fatalf("Binary with nothing pending: %v", err)
 		}
 		if _, complete, err := d.Text([]byte(`2["a"]`)); err != nil || !complete {
 			t.Fatal(complete, err)
 		}
-		if _, _, err := d.Binary([]byte("x")); !errors.Is(err, ErrUnexpectedBinary) {
+		if _, _, err := d.Binary([]byte("x")); !errors.Is(err, wire.ErrUnexpectedBinary) {
 			t.Fatalf("Binary after a complete text packet: %v", err)
 		}
 	})
 	t.Run("invalid packets", func(t *testing.T) {
 		for _, tc := range packetErrors {
-			var d Decoder
+			var d wire.Decoder
 			_, complete, err := d.Text([]byte(tc.wire))
 			if complete {
 				t.Errorf("%s: complete", tc.wire)
@@ -489,7 +492,7 @@ func TestDecoderErrors(t *testing.T) {
 		}
 	})
 	t.Run("limits", func(t *testing.T) {
-		d := Decoder{Limits: Limits{MaxAttachments: 1}}
+		d := wire.Decoder{Limits: wire.Limits{MaxAttachments: 1}}
 		_, _, err := d.Text([]byte(`52-["a",` + placeholders(2) + `]`))
 		wantParseError(t, "limits", err, "2 attachments (allowed: 1 to 1)")
 	})
@@ -498,7 +501,7 @@ func TestDecoderErrors(t *testing.T) {
 // The decoder keeps a binary packet's payload even when the caller reuses the
 // buffer of the text message.
 func TestDecoderCopiesPendingText(t *testing.T) {
-	var d Decoder
+	var d wire.Decoder
 	buf := []byte(`51-["up",{"_placeholder":true,"num":0}]`)
 	if _, _, err := d.Text(buf); err != nil {
 		t.Fatal(err)
@@ -510,7 +513,7 @@ func TestDecoderCopiesPendingText(t *testing.T) {
 	if err != nil || !complete {
 		t.Fatal(complete, err)
 	}
-	name, args, err := ParseEvent(p.Data, p.Buffers)
+	name, args, err := shared.ParseEvent(p.Data, p.Buffers)
 	if err != nil || name != "up" {
 		t.Fatal(name, err)
 	}
@@ -523,24 +526,24 @@ func TestDecoderCopiesPendingText(t *testing.T) {
 func TestEIOSpec(t *testing.T) {
 	for _, tc := range []struct {
 		msg  string
-		typ  EIOType
+		typ  wire.EIOType
 		data string
 		name string
 	}{
-		{`0{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":5000,"maxPayload":1000000}`, EIOOpen,
+		{`0{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":5000,"maxPayload":1000000}`, wire.EIOOpen,
 			`{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":5000,"maxPayload":1000000}`, "open"},
-		{`1`, EIOClose, ``, "close"},
-		{`2`, EIOPing, ``, "ping"},
-		{`3`, EIOPong, ``, "pong"},
-		{`2probe`, EIOPing, `probe`, "ping"},
-		{`3probe`, EIOPong, `probe`, "pong"},
-		{`4hello`, EIOMessage, `hello`, "message"},
-		{`4€`, EIOMessage, `€`, "message"},
-		{`42["foo"]`, EIOMessage, `2["foo"]`, "message"},
-		{`5`, EIOUpgrade, ``, "upgrade"},
-		{`6`, EIONoop, ``, "noop"},
+		{`1`, wire.EIOClose, ``, "close"},
+		{`2`, wire.EIOPing, ``, "ping"},
+		{`3`, wire.EIOPong, ``, "pong"},
+		{`2probe`, wire.EIOPing, `probe`, "ping"},
+		{`3probe`, wire.EIOPong, `probe`, "pong"},
+		{`4hello`, wire.EIOMessage, `hello`, "message"},
+		{`4€`, wire.EIOMessage, `€`, "message"},
+		{`42["foo"]`, wire.EIOMessage, `2["foo"]`, "message"},
+		{`5`, wire.EIOUpgrade, ``, "upgrade"},
+		{`6`, wire.EIONoop, ``, "noop"},
 	} {
-		typ, data, err := DecodeEIO([]byte(tc.msg))
+		typ, data, err := wire.DecodeEIO([]byte(tc.msg))
 		if err != nil || typ != tc.typ || string(data) != tc.data {
 			t.Errorf("DecodeEIO(%s) = %v %q %v", tc.msg, typ, data, err)
 		}
@@ -552,20 +555,20 @@ func TestEIOSpec(t *testing.T) {
 			t.Errorf("encode = %s, want %s", enc, tc.msg)
 		}
 	}
-	if s := EIOType('9').String(); s != `EIOType('9')` {
+	if s := wire.EIOType('9').String(); s != `EIOType('9')` {
 		t.Errorf("String of unknown type: %s", s)
 	}
 }
 
 func TestDecodeEIOErrors(t *testing.T) {
-	if _, _, err := DecodeEIO(nil); !errors.Is(err, ErrEmptyMessage) {
+	if _, _, err := wire.DecodeEIO(nil); !errors.Is(err, wire.ErrEmptyMessage) {
 		t.Errorf("empty: %v", err)
 	}
-	if _, _, err := DecodeEIO([]byte{}); !errors.Is(err, ErrEmptyMessage) {
+	if _, _, err := wire.DecodeEIO([]byte{}); !errors.Is(err, wire.ErrEmptyMessage) {
 		t.Errorf("empty: %v", err)
 	}
 	for _, msg := range []string{"7", "9", "a", "/", " 4", "\x00", "b4AQID"} {
-		_, _, err := DecodeEIO([]byte(msg))
+		_, _, err := wire.DecodeEIO([]byte(msg))
 		if err == nil || !strings.Contains(err.Error(), "unknown Engine.IO packet type") || !strings.Contains(err.Error(), strconv.QuoteRune(rune(msg[0]))) {
 			t.Errorf("DecodeEIO(%q): %v", msg, err)
 		}
@@ -573,16 +576,16 @@ func TestDecodeEIOErrors(t *testing.T) {
 }
 
 func TestOpenPacket(t *testing.T) {
-	o := OpenPacket{SID: "lv_VI97HAXpY6yYWAAAC", PingInterval: 25000, PingTimeout: 20000, MaxPayload: DefaultMaxPayload}
+	o := wire.OpenPacket{SID: "lv_VI97HAXpY6yYWAAAC", PingInterval: 25000, PingTimeout: 20000, MaxPayload: wire.DefaultMaxPayload}
 	want := `0{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}`
 	if got := string(o.Encode()); got != want {
 		t.Fatalf("Encode = %s, want %s", got, want)
 	}
-	typ, data, err := DecodeEIO(o.Encode())
-	if err != nil || typ != EIOOpen {
+	typ, data, err := wire.DecodeEIO(o.Encode())
+	if err != nil || typ != wire.EIOOpen {
 		t.Fatal(typ, err)
 	}
-	got, err := DecodeOpen(data)
+	got, err := wire.DecodeOpen(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -591,15 +594,15 @@ func TestOpenPacket(t *testing.T) {
 		t.Fatalf("round trip = %+v, want %+v", got, o)
 	}
 	// The spec's example.
-	got, err = DecodeOpen([]byte(`{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":5000,"maxPayload":1000000}`))
+	got, err = wire.DecodeOpen([]byte(`{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":5000,"maxPayload":1000000}`))
 	if err != nil || got.SID != "lv_VI97HAXpY6yYWAAAC" || got.PingTimeout != 5000 || !reflect.DeepEqual(got.Upgrades, []string{"websocket"}) {
 		t.Fatalf("spec open packet: %+v %v", got, err)
 	}
-	if DefaultPingInterval.Milliseconds() != 25000 || DefaultPingTimeout.Milliseconds() != 20000 || DefaultMaxAttachments != 10 {
+	if wire.DefaultPingInterval.Milliseconds() != 25000 || wire.DefaultPingTimeout.Milliseconds() != 20000 || wire.DefaultMaxAttachments != 10 {
 		t.Error("defaults differ from Socket.IO's")
 	}
 	for _, bad := range []string{``, `[]`, `{}`, `{"sid":""}`, `{"sid":"x","pingInterval":0,"pingTimeout":1}`, `{"sid":"x","pingInterval":1,"pingTimeout":-1}`, `{"sid":1}`} {
-		if _, err := DecodeOpen([]byte(bad)); err == nil || !strings.Contains(err.Error(), "invalid open packet") {
+		if _, err := wire.DecodeOpen([]byte(bad)); err == nil || !strings.Contains(err.Error(), "invalid open packet") {
 			t.Errorf("DecodeOpen(%s): %v", bad, err)
 		}
 	}
@@ -607,12 +610,12 @@ func TestOpenPacket(t *testing.T) {
 
 func TestIsReserved(t *testing.T) {
 	for _, n := range []string{"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"} {
-		if !IsReserved(n) {
+		if !wire.IsReserved(n) {
 			t.Errorf("%s not reserved", n)
 		}
 	}
 	for _, n := range []string{"", "Connect", "message", "news", "connected", "error"} {
-		if IsReserved(n) {
+		if wire.IsReserved(n) {
 			t.Errorf("%q reserved", n)
 		}
 	}

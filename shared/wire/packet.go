@@ -1,11 +1,12 @@
-package shared
+package wire
 
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/tsunagi/tsunagi/internal/jsoncodec"
 )
 
 // PacketType is the type of a Socket.IO v5 packet.
@@ -75,6 +76,33 @@ func (p *Packet) AppendEncode(dst []byte) []byte {
 // by its binary attachments.
 func (p *Packet) Message() []byte {
 	return p.AppendEncode(append(make([]byte, 0, 16+len(p.Namespace)+len(p.Data)), byte(EIOMessage)))
+}
+
+// NewEventPacket encodes an EVENT (BINARY_EVENT when args hold []byte) of
+// namespace nsp, with ack id id or NoID.
+func NewEventPacket(nsp, event string, args []any, id int64) (*Packet, error) {
+	var enc jsoncodec.Encoder
+	if err := enc.AppendArgs(event, args); err != nil {
+		return nil, err
+	}
+	p := &Packet{Type: EventPacket, Namespace: nsp, ID: id, Data: enc.Buf, Buffers: enc.Buffers}
+	if len(enc.Buffers) > 0 {
+		p.Type = BinaryEvent
+	}
+	return p, nil
+}
+
+// NewAckPacket encodes the ACK (BINARY_ACK when args hold []byte) of id.
+func NewAckPacket(nsp string, id int64, args []any) (*Packet, error) {
+	var enc jsoncodec.Encoder
+	if err := enc.AppendArgs("", args); err != nil {
+		return nil, err
+	}
+	p := &Packet{Type: Ack, Namespace: nsp, ID: id, Data: enc.Buf, Buffers: enc.Buffers}
+	if len(enc.Buffers) > 0 {
+		p.Type = BinaryAck
+	}
+	return p, nil
 }
 
 // ParseError describes a packet that does not follow the protocol.
@@ -163,7 +191,7 @@ func DecodePacket(s []byte, lim Limits) (Packet, error) {
 
 func (p *Packet) validate() error {
 	first := firstByte(p.Data)
-	if p.Data != nil && !validJSON(p.Data) {
+	if p.Data != nil && !jsoncodec.Valid(p.Data) {
 		return parseErr("%s payload is not valid JSON", p.Type)
 	}
 	switch p.Type {
@@ -255,124 +283,11 @@ func decodeName(raw []byte) (string, error) {
 		}
 		return string(b), nil
 	}
-	name, ok := unquote(raw)
-	if !ok || scanString(raw, 0) != len(raw) {
+	name, ok := jsoncodec.String(raw)
+	if !ok {
 		return "", parseErr("event name is not a valid JSON string")
 	}
-	return string(name), nil
-}
-
-// splitArray returns the top-level elements of a valid JSON array, appended
-// to dst; it stops after limit elements when limit > 0. Whitespace around
-// elements is trimmed. On invalid JSON it returns an error or garbage, never
-// panics.
-func splitArray(data []byte, dst []json.RawMessage, limit int) ([]json.RawMessage, error) {
-	it := elemIter{data: data}
-	for len(dst) != limit || limit <= 0 {
-		elem, err := it.next()
-		if err != nil || elem == nil {
-			return dst, err
-		}
-		dst = append(dst, elem)
-	}
-	return dst, nil
-}
-
-// elemIter yields the top-level elements of a JSON array one by one, as
-// splitArray returns them.
-type elemIter struct {
-	data  []byte
-	i     int
-	state uint8
-	err   error // what the next call returns, once done
-}
-
-const (
-	iterStart uint8 = iota
-	iterIn
-	iterDone
-)
-
-func (it *elemIter) skip() {
-	for it.i < len(it.data) && (it.data[it.i] == ' ' || it.data[it.i] == '\t' || it.data[it.i] == '\r' || it.data[it.i] == '\n') {
-		it.i++
-	}
-}
-
-func (it *elemIter) fail(err error) (json.RawMessage, error) {
-	it.state, it.err = iterDone, err
-	return nil, err
-}
-
-// next returns the next element, nil after the last one, or an error.
-func (it *elemIter) next() (json.RawMessage, error) {
-	data := it.data
-	switch it.state {
-	case iterDone:
-		return nil, it.err
-	case iterStart:
-		it.skip()
-		if it.i >= len(data) || data[it.i] != '[' {
-			return it.fail(parseErr("payload must be a JSON array"))
-		}
-		it.i++
-		it.skip()
-		it.state = iterIn
-		if it.i < len(data) && data[it.i] == ']' {
-			return it.fail(nil)
-		}
-	}
-	if it.i >= len(data) {
-		return it.fail(parseErr("unterminated JSON array"))
-	}
-	it.skip()
-	i := it.i
-	start := i
-	depth := 0
-elem:
-	for ; i < len(data); i++ {
-		switch data[i] {
-		case '"':
-			for i++; i < len(data) && data[i] != '"'; i++ {
-				if data[i] == '\\' {
-					i++
-				}
-			}
-		case '[', '{':
-			depth++
-		case ']', '}':
-			if depth == 0 {
-				break elem
-			}
-			depth--
-		case ',':
-			if depth == 0 {
-				break elem
-			}
-		}
-	}
-	if i > len(data) { // an unterminated string ending in a backslash
-		i = len(data)
-	}
-	end := i
-	for end > start && (data[end-1] == ' ' || data[end-1] == '\t' || data[end-1] == '\r' || data[end-1] == '\n') {
-		end--
-	}
-	if end == start {
-		return it.fail(parseErr("empty array element"))
-	}
-	switch {
-	case i >= len(data):
-		// The element is returned; the error comes with the next call, so
-		// that a limited split does not see it, as before.
-		it.state, it.err = iterDone, parseErr("unterminated JSON array")
-	case data[i] == ']':
-		it.state = iterDone
-	default:
-		i++ // ','
-	}
-	it.i = i
-	return json.RawMessage(data[start:end:end]), nil
+	return name, nil
 }
 
 // Reserved event names: they have a meaning of their own in Socket.IO and
@@ -396,130 +311,4 @@ func IsReserved(name string) bool {
 		}
 	}
 	return false
-}
-
-// ErrUnexpectedBinary is returned for a binary message that no packet announced.
-var ErrUnexpectedBinary = errors.New("tsunagi: binary message without a binary packet announcing it")
-
-// Decoder turns WebSocket messages into whole Socket.IO packets, joining the
-// binary messages that follow a binary packet to it. It is not safe for
-// concurrent use; each connection has its own.
-type Decoder struct {
-	Limits  Limits
-	pending *Packet
-}
-
-// Text decodes the data of an Engine.IO message packet (after the "4").
-// complete is false while a binary packet waits for its attachments.
-func (d *Decoder) Text(data []byte) (p Packet, complete bool, err error) {
-	if d.pending != nil {
-		n := d.Waiting()
-		d.pending = nil
-		return p, false, parseErr("text message while %d binary attachments were expected", n)
-	}
-	p, err = DecodePacket(data, d.Limits)
-	if err != nil {
-		return p, false, err
-	}
-	if p.Type.IsBinary() {
-		if err := checkPlaceholders(p.Data, p.Attachments); err != nil {
-			return p, false, err
-		}
-		p.Data = bytes.Clone(p.Data)
-		p.Buffers = make([][]byte, 0, p.Attachments)
-		pending := p // a copy on the heap only for a binary packet
-		d.pending = &pending
-		return p, false, nil
-	}
-	return p, true, nil
-}
-
-// Binary adds a binary WebSocket message to the pending binary packet.
-func (d *Decoder) Binary(msg []byte) (p Packet, complete bool, err error) {
-	if d.pending == nil {
-		return p, false, ErrUnexpectedBinary
-	}
-	d.pending.Buffers = append(d.pending.Buffers, msg)
-	if len(d.pending.Buffers) < d.pending.Attachments {
-		return p, false, nil
-	}
-	p = *d.pending
-	d.pending = nil
-	return p, true, nil
-}
-
-// Waiting reports how many attachments the pending packet still needs.
-func (d *Decoder) Waiting() int {
-	if d.pending == nil {
-		return 0
-	}
-	return d.pending.Attachments - len(d.pending.Buffers)
-}
-
-// DecodeConnect parses the payload of the server's CONNECT reply:
-// {"sid": …} and, with connection state recovery, "pid".
-func DecodeConnect(data []byte) (sid, pid string, err error) {
-	v, err := decodeAny(data, false)
-	m, _ := v.(map[string]any)
-	sid, _ = m["sid"].(string)
-	pid, _ = m["pid"].(string)
-	if err != nil || sid == "" {
-		return "", "", parseErr("invalid CONNECT reply %.100s", data)
-	}
-	return sid, pid, nil
-}
-
-// DecodeConnectError parses a CONNECT_ERROR payload: {"message": …,
-// "data": …}, or a bare string from older servers. A payload of another
-// shape is the message itself.
-func DecodeConnectError(data []byte) (message string, extra json.RawMessage) {
-	v, err := decodeAny(data, true)
-	switch t := v.(type) {
-	case string:
-		return t, nil
-	case map[string]any:
-		msg, ok := t["message"].(string)
-		if !ok && t["message"] != nil {
-			break
-		}
-		if d := t["data"]; d != nil {
-			extra, _ = Marshal(d) // numbers are json.Numbers: written as they came
-		}
-		return msg, extra
-	case nil:
-		if err == nil {
-			return "", nil
-		}
-	}
-	return string(data), nil
-}
-
-// ConnectPayload is the data of a client's CONNECT: the auth object and,
-// when the client has a session to recover (connection state recovery),
-// its private id and the offset of the last event it received.
-func ConnectPayload(auth any, pid, offset string) ([]byte, error) {
-	if pid == "" {
-		if auth == nil {
-			return nil, nil
-		}
-		return Marshal(auth)
-	}
-	m := map[string]any{}
-	if auth != nil {
-		b, err := Marshal(auth)
-		if err != nil {
-			return nil, err
-		}
-		v, err := decodeAny(b, true)
-		if t, ok := v.(map[string]any); ok {
-			m = t
-		} else if err != nil || v != nil {
-			return nil, errors.New("tsunagi: auth must be a JSON object")
-		}
-	}
-	m["pid"] = pid
-	if offset != "" {
-		m["offset"] = offset
-	}
-	return Marshal(m)
 }
