@@ -66,7 +66,7 @@ func TestMissingLine(t *testing.T) {
 		{"no npm packages in TSUNAGI_NODE_MODULES", fakeMachine(map[string]string{"TSUNAGI_NODE_MODULES": "/m"}, map[string]string{"node": "/usr/bin/node"}, "/m/socket.io/package.json"), []Tool{NeedNode, NeedNodeModules},
 			"wasmclient: npm package socket.io-client not found in /m: run scripts/test, which installs it (or set TSUNAGI_NODE_MODULES)"},
 		{"all missing, one line", fakeMachine(nil, nil), all,
-			"wasmclient: chromium not found; node not found on PATH; npm package socket.io-client and socket.io not found in /home/u/.cache/tsunagi/node/node_modules: run scripts/test, which installs them (or set TSUNAGI_CHROMIUM; Node.js 20 or later; or set TSUNAGI_NODE_MODULES)"},
+			"wasmclient: chromium not found; node not found on PATH; npm packages socket.io-client and socket.io not found in /home/u/.cache/tsunagi/node/node_modules: run scripts/test, which installs them (or set TSUNAGI_CHROMIUM; Node.js 20 or later; or set TSUNAGI_NODE_MODULES)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := missingLine("wasmclient", tc.m, tc.tools)

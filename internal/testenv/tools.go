@@ -134,10 +134,13 @@ func (m machine) nodeModules() (string, *missingError) {
 			missing = append(missing, pkg)
 		}
 	}
-	if len(missing) > 0 {
-		return "", &missingError{fmt.Sprintf("npm package %s not found in %s", strings.Join(missing, " and "), dir), "or set TSUNAGI_NODE_MODULES"}
+	switch len(missing) {
+	case 0:
+		return dir, nil
+	case 1:
+		return "", &missingError{fmt.Sprintf("npm package %s not found in %s", missing[0], dir), "or set TSUNAGI_NODE_MODULES"}
 	}
-	return dir, nil
+	return "", &missingError{fmt.Sprintf("npm packages %s not found in %s", strings.Join(missing, " and "), dir), "or set TSUNAGI_NODE_MODULES"}
 }
 
 // packageName names the package being tested by its directory under the
