@@ -191,14 +191,12 @@ func TestAckTimeoutReleasesPending(t *testing.T) {
 	if err := recv(t, errs); !errors.Is(err, shared.ErrAckTimeout) {
 		t.Fatalf("err = %v, want ErrAckTimeout", err)
 	}
-	// The client side: a deadline, then the table is empty again.
+	// The client side: a deadline (wasmclient's TestAcksReleased checks that
+	// its table of awaited acks is empty again).
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if _, err := c.EmitWithAck(ctx, "nobody handles this"); !errors.Is(err, shared.ErrAckTimeout) {
 		t.Fatalf("client err = %v", err)
-	}
-	if n := c.PendingAcks(); n != 0 {
-		t.Fatalf("%d acks still pending", n)
 	}
 }
 

@@ -416,8 +416,8 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (sh
 	}
 }
 
-// PendingAcks is the number of acknowledgements awaited.
-func (s *Socket) PendingAcks() int {
+// pendingAcks is the number of acknowledgements awaited.
+func (s *Socket) pendingAcks() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.acks)
