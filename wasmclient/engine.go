@@ -72,6 +72,9 @@ func (e *engine) handshake(ctx context.Context) error {
 
 // sendConnect asks to join s's namespace; the reply arrives in the reader.
 func (e *engine) sendConnect(s *Socket) {
+	if !s.askOnce(e) {
+		return
+	}
 	data, err := s.connectPayload()
 	if err != nil {
 		s.refused(err)

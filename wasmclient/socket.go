@@ -35,6 +35,7 @@ type Socket struct {
 	active    bool // wants to be connected: emits are buffered, not refused
 	connected bool
 	eng       *engine
+	askedOn   *engine // the connection this socket's CONNECT went out on: once per connection
 	id        string
 	pid       string // connection state recovery: the private id …
 	offset    string // … and the offset of the last event received
@@ -259,10 +260,26 @@ func (s *Socket) accepted(e *engine, id, pid string) {
 	}
 }
 
+// askOnce reports whether s has yet to send CONNECT on e, and marks it
+// sent. Socket.Open (through Manager.want) and Manager.opened both ask for a
+// socket that wants to connect, and may both see the new connection: the
+// server takes a second CONNECT to the same namespace as bad input and ends
+// the whole connection.
+func (s *Socket) askOnce(e *engine) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.askedOn == e {
+		return false
+	}
+	s.askedOn = e
+	return true
+}
+
 // refused runs for CONNECT_ERROR: final, as in socket.io-client.
 func (s *Socket) refused(err error) {
 	s.mu.Lock()
 	s.active = false
+	s.askedOn = nil
 	s.buffer = nil
 	fns := s.onConnErr
 	s.mu.Unlock()
@@ -518,6 +535,7 @@ func (s *Socket) serverDisconnect() {
 func (s *Socket) onClose(reason string) {
 	s.mu.Lock()
 	s.held = nil
+	s.askedOn = nil
 	was := s.connected
 	s.connected = false
 	s.eng = nil
