@@ -1,11 +1,13 @@
-//go:build !race
+//go:build !race && !tsunagi_stdjson
 
 // Allocation counts do not hold under the race detector (it makes sync.Pool
 // drop items): these tests exist only without it; scripts/test runs them.
+// They pin the own JSON codec's, not encoding/json's (tsunagi_stdjson).
 
 package shared
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/tsunagi/tsunagi/shared/wire"
@@ -24,5 +26,21 @@ func TestDecodeEventAllocs(t *testing.T) {
 	})
 	if n > 2 || v.Hello != "world" {
 		t.Errorf("%v allocations, decoded %+v", n, v)
+	}
+}
+
+// A declared event's name, and one a handler is registered for, are
+// interned: ParseEvent returns them without allocating. (wire's
+// TestInternedNames tests the table.)
+func TestInternedNames(t *testing.T) {
+	NewEvent[int]("interned-by-declaration")
+	var r Registry
+	r.On("interned-by-handler", func(Args, AckFunc) error { return nil })()
+	for _, name := range []string{"interned-by-declaration", "interned-by-handler", "news", "not-interned"} {
+		data := json.RawMessage(`["` + name + `",{"hello":"world"},1,2]`)
+		n := testing.AllocsPerRun(100, func() { _, _, _ = ParseEvent(data, nil) })
+		if want := 0.0; name == "not-interned" && n == want || name != "not-interned" && n != want {
+			t.Errorf("ParseEvent with %q: %v allocations", name, n)
+		}
 	}
 }

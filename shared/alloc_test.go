@@ -49,22 +49,3 @@ func TestArgsInline(t *testing.T) {
 
 // newArgs returns Args over raw JSON values and binary attachments.
 func newArgs(raw []json.RawMessage, bufs [][]byte) Args { return Args{raw: raw, bufs: bufs} }
-
-// A declared event's name, and one a handler is registered for, are
-// interned: ParseEvent returns them without allocating. (wire's
-// TestInternedNames tests the table.)
-func TestInternedNames(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts do not hold under the race detector")
-	}
-	NewEvent[int]("interned-by-declaration")
-	var r Registry
-	r.On("interned-by-handler", func(Args, AckFunc) error { return nil })()
-	for _, name := range []string{"interned-by-declaration", "interned-by-handler", "news", "not-interned"} {
-		data := json.RawMessage(`["` + name + `",{"hello":"world"},1,2]`)
-		n := testing.AllocsPerRun(100, func() { _, _, _ = ParseEvent(data, nil) })
-		if want := 0.0; name == "not-interned" && n == want || name != "not-interned" && n != want {
-			t.Errorf("ParseEvent with %q: %v allocations", name, n)
-		}
-	}
-}

@@ -4,14 +4,16 @@
 //
 // Events are declared once, in a package that both ends import:
 //
+//	type News struct{ Hello string `json:"hello"` }
+//
 //	var (
-//		News = shared.NewEvent[News]("news")
-//		Echo = shared.NewRequest[string, string]("echo") // acknowledged
+//		NewsEvent = shared.NewEvent[News]("news")
+//		Echo      = shared.NewRequest[string, string]("echo") // acknowledged
 //	)
 //
-//	events.News.Emit(socket, events.News{Hello: "world"}) // server
-//	events.News.On(client, func(n events.News) { … })     // browser
-//	reply, err := events.Echo.Call(ctx, client, "hi")      // either end
+//	events.NewsEvent.Emit(socket, events.News{Hello: "world"}) // server
+//	events.NewsEvent.On(client, func(n events.News) { … })     // browser
+//	reply, err := events.Echo.Call(ctx, client, "hi")           // either end
 //
 // A payload of the wrong type does not compile. One that does not decode
 // does not reach the handler: the end reports a *DecodeError. A Request's

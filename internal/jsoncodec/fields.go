@@ -231,8 +231,9 @@ func foldRune(r rune) rune {
 }
 
 // jsonTag is tag.Get("json"), without the strconv.Unquote that
-// reflect.StructTag.Lookup links (about 10 KB of client.wasm): the scan is
-// Lookup's, and unquoteTag is Unquote for the double-quoted strings it finds.
+// reflect.StructTag.Lookup links (5.6 KB of raw client.wasm, under 2 KB
+// brotli): the scan is Lookup's, and unquoteTag is Unquote for the
+// double-quoted strings it finds.
 func jsonTag(tag reflect.StructTag) string {
 	for tag != "" {
 		i := 0

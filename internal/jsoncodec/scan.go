@@ -17,7 +17,7 @@ const hexDigits = "0123456789abcdef"
 // appendString appends s as a JSON string, as encoding/json writes it:
 // invalid UTF-8 becomes U+FFFD, U+2028 and U+2029 are escaped, and so are
 // <, > and & when html is set.
-func appendString[S string | []byte](dst []byte, s S, html bool) []byte {
+func appendString(dst []byte, s string, html bool) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -48,8 +48,7 @@ func appendString[S string | []byte](dst []byte, s S, html bool) []byte {
 			start = i
 			continue
 		}
-		n := min(len(s)-i, utf8.UTFMax)
-		r, size := utf8.DecodeRuneInString(string(s[i : i+n]))
+		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
 			dst = append(dst, s[start:i]...)
 			if size == 1 {

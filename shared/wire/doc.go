@@ -9,9 +9,9 @@
 // An Engine.IO packet is one WebSocket text message: its type, one digit
 // (EIOType), then its data. DecodeEIO splits it:
 //
-//	0{"sid":"…","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}   open (OpenPacket)
-//	2  3                                            ping, pong
-//	42["news",{"hello":"world"}]                    message: a Socket.IO packet
+//	0{"sid":"…","upgrades":[],"pingInterval":25000,…}   open (OpenPacket)
+//	2  3                                                ping, pong
+//	42["news",{"hello":"world"}]                        message: a Socket.IO packet
 //
 // A Socket.IO packet is the data of a message packet:
 //
@@ -24,10 +24,10 @@
 // payload's shape depends on the type (an array for EVENT and ACK, whose
 // first element is an EVENT's name). For example:
 //
-//	0/admin,{"token":"123"}                         CONNECT to /admin with auth
-//	2/admin,456["project:delete",123]               EVENT with ack id 456
-//	3/admin,456[]                                   its ACK
-//	51-["up",{"_placeholder":true,"num":0}]         BINARY_EVENT, then one binary message
+//	0/admin,{"token":"123"}                             CONNECT to /admin with auth
+//	2/admin,456["project:delete",123]                   EVENT with ack id 456
+//	3/admin,456[]                                       its ACK
+//	51-["up",{"_placeholder":true,"num":0}]             BINARY_EVENT, then one binary message
 //
 // DecodePacket parses one; a Decoder joins a binary packet to its
 // attachments; Packet.AppendEncode and Packet.Message write one, and

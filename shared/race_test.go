@@ -1,7 +1,0 @@
-//go:build race
-
-package shared
-
-// raceEnabled: the race detector makes sync.Pool drop items, so allocation
-// counts do not hold.
-const raceEnabled = true
