@@ -89,7 +89,7 @@ type conn struct {
 	closeCode    websocket.StatusCode
 	closed       bool
 	ended        bool        // the socket is closed, or its close handshake over
-	evict        *time.Timer // closes a slow client that did not drain in time
+	evict        *time.Timer // drops a closing connection that did not end in time
 	connectTimer *time.Timer // closes a connection that joins no namespace in time
 
 	// While the reader runs and the idler could park it (active), the
@@ -747,8 +747,13 @@ func (c *conn) onHeartbeat() {
 }
 
 // close ends the connection once: the writer flushes what is queued and
-// sends a close frame. A slow client gets WriteTimeout to drain its queue;
-// then its connection is dropped, whatever the writer is doing.
+// sends a close frame. The client gets WriteTimeout to read what is queued
+// and answer the close frame; then its connection is dropped, whatever the
+// writer is doing. Without that bound, a client that stopped reading would
+// hold the writer until its write timed out, and one that stopped in the
+// middle of a frame would hold it for good: coder/websocket's Close reads
+// the rest of that frame without a deadline before it waits (5 s) for the
+// client's close frame.
 func (c *conn) close(reason string, code websocket.StatusCode) {
 	c.mu.Lock()
 	if c.closed {
@@ -758,9 +763,7 @@ func (c *conn) close(reason string, code websocket.StatusCode) {
 	c.closed = true
 	c.closeReason = reason
 	c.closeCode = code
-	if reason == ReasonSlowClient || reason == ReasonPingTimeout {
-		c.evict = time.AfterFunc(c.srv.opts.WriteTimeout, func() { c.abort(reason) })
-	}
+	c.evict = time.AfterFunc(c.srv.opts.WriteTimeout, func() { c.abort(reason) })
 	c.startWriter()
 	c.wakeAll() // the dispatcher too, to end once its queue is done
 	c.mu.Unlock()

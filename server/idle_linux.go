@@ -45,7 +45,7 @@ func (p *idler) add() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.live++
-	if p.running {
+	if p.running || p.srv.opts.DisableIdleParking {
 		return
 	}
 	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)

@@ -76,6 +76,8 @@ type Options struct {
 	OriginPatterns []string
 	// Logger receives the server's diagnostics. Defaults to slog.Default().
 	Logger *slog.Logger
+	// DisableIdleParking keeps every connection's reader goroutine.
+	DisableIdleParking bool
 }
 
 func (o *Options) withDefaults() Options {
@@ -123,6 +125,7 @@ type Server struct {
 	beats    heartbeats // every connection's heartbeat, on one timer
 
 	beforeBatch    func(*conn)  // test hook: the writer is about to take its queue
+	afterUpgrade   func()       // test hook: ServeHTTP accepted a WebSocket
 	helpersStarted atomic.Int64 // writer and dispatcher goroutines started, for tests
 	noCoalesce     bool         // benchmarks: one write syscall per message, as before coalescing
 }
@@ -318,12 +321,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(s.opts.MaxPayload)
+	if s.afterUpgrade != nil {
+		s.afterUpgrade()
+	}
 	deflate := strings.Contains(w.Header().Get("Sec-WebSocket-Extensions"), "permessage-deflate")
 	c := newConn(s, ws, hj.conn, hj.br, deflate, r)
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()
-		ws.Close(websocket.StatusGoingAway, "server shutting down")
+		// Shutdown waits for this request: the close handshake gets
+		// shutdownGrace, as the connections Shutdown closes do.
+		t := time.AfterFunc(shutdownGrace, func() { hj.conn.Close() })
+		ws.Close(websocket.StatusGoingAway, ReasonShutdown)
+		t.Stop()
 		return
 	}
 	s.conns[c] = struct{}{}
@@ -336,25 +346,42 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go c.run() // c.serve ends with s.wg.Done
 }
 
-// Shutdown stops accepting connections, disconnects every client with reason
-// "server shutting down" and waits until their goroutines have ended or ctx is done.
+// shutdownGrace is how long Shutdown lets a connection end gracefully:
+// read what is queued for it, get the close frame and answer it, which
+// takes a round trip. Then the connection is dropped: a client that does
+// not read, or does not answer (a browser answers a close frame only once
+// its page has taken every message before it), does not hold Shutdown.
+const shutdownGrace = 250 * time.Millisecond
+
+// Shutdown stops accepting connections and disconnects every client with
+// reason "server shutting down": each gets what was queued for it and a
+// close frame (status 1001), and shutdownGrace (250 ms) to read them and
+// answer; a client still connected then is dropped. Shutdown waits until
+// the connections' goroutines have ended, handlers still running included,
+// or until ctx is done: then it drops every connection left and returns
+// ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutdown = true
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
+	conns := s.connList()
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.close(ReasonShutdown, websocket.StatusGoingAway)
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return ctx.Err()
+	grace := time.NewTimer(shutdownGrace)
+	defer grace.Stop()
+	for waiting := true; waiting; {
+		select {
+		case <-done:
+			waiting = false
+		case <-grace.C:
+			s.abortAll()
+		case <-ctx.Done():
+			s.abortAll()
+			return ctx.Err()
+		}
 	}
 	s.mu.Lock()
 	nsps := make([]*Namespace, 0, len(s.nsps))
@@ -371,8 +398,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// ErrServerClosed is returned for operations after Shutdown.
-var ErrServerClosed = errors.New("tsunagi: server closed")
+// connList returns the connections served, under s.mu.
+func (s *Server) connList() []*conn {
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+// abortAll drops every connection still served.
+func (s *Server) abortAll() {
+	s.mu.Lock()
+	conns := s.connList()
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.abort(ReasonShutdown)
+	}
+}
 
 func newID() string {
 	var b [15]byte
