@@ -5,6 +5,10 @@
 //
 //	go run ./cmd/devserver            # http://127.0.0.1:8124/
 //	go run ./cmd/devserver -addr 127.0.0.1:9000 -web ./mypages -wasm ./myclient
+//
+// It binds -addr before it builds client.wasm, so the port is its own from
+// the start (-addr 127.0.0.1:0 takes a free one), and prints
+// "listening on http://<address>/" with the bound address once it serves.
 package main
 
 import (
