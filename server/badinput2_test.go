@@ -30,6 +30,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/tsunagi/tsunagi/internal/wait"
 	"github.com/tsunagi/tsunagi/server"
 	"github.com/tsunagi/tsunagi/shared"
 	"github.com/tsunagi/tsunagi/wasmclient"
@@ -832,33 +833,44 @@ func TestBadInputSlowHeaders(t *testing.T) {
 	}
 	defer conn.Close()
 	begin := time.Now()
-	closed := make(chan error, 1)
+	type end struct {
+		err error
+		at  time.Time
+	}
+	closed := make(chan end, 1)
 	go func() {
-		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		conn.SetReadDeadline(time.Now().Add(wait.Deadline()))
 		_, err := io.ReadAll(conn)
-		closed <- err
+		closed <- end{err, time.Now()}
 	}()
 	req := "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 200)
-	for i := 0; i < len(req); i++ {
+	cut := false
+	for i := 0; i < len(req) && !cut; i++ {
 		if _, err := conn.Write([]byte{req[i]}); err != nil {
 			break // cut off
 		}
+		// A byte every 20 ms: the pace of the slow client, not a wait.
 		select {
-		case err := <-closed:
-			closed <- err
-			i = len(req)
+		case e := <-closed:
+			closed <- e
+			cut = true
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	select {
-	case err := <-closed:
-		if err != nil {
-			t.Errorf("read: %v, want the server to close", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the slow client was not cut off")
+	e := wait.Recv(t, "the slow client cut off", closed)
+	// What the server guarantees is that it ends the connection, without an
+	// answer, once ReadHeaderTimeout has passed. How the client sees that
+	// end is the kernel's choice: EOF when the server's socket closed with
+	// nothing unread, a reset (ECONNRESET) when a byte the client sent after
+	// the server stopped reading was still in it (RFC 2525 §2.17). Both are
+	// the end; only a timeout (the connection lived on) is a failure.
+	var ne net.Error
+	if errors.As(e.err, &ne) && ne.Timeout() {
+		t.Fatalf("read: %v: the slow client was not cut off", e.err)
 	}
-	if d := time.Since(begin); d < timeout-50*time.Millisecond || d > 3*time.Second {
+	// Not before ReadHeaderTimeout; after it, as soon as a loaded machine
+	// gets to it.
+	if d := e.at.Sub(begin); d < timeout-50*time.Millisecond || d > timeout+2*time.Second*time.Duration(wait.Scale()) {
 		t.Errorf("cut off after %v, want about ReadHeaderTimeout = %v", d, timeout)
 	}
 	stillServes(t, good)
