@@ -40,9 +40,7 @@ type batchConn struct {
 }
 
 func newBatchConn(c net.Conn, timeout time.Duration) *batchConn {
-	b := &batchConn{Conn: c, timeout: timeout}
-	b.initWait()
-	return b
+	return &batchConn{Conn: c, timeout: timeout}
 }
 
 // hold starts buffering writes.

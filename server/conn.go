@@ -18,6 +18,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/tsunagi/tsunagi/internal/idlepark"
 	"github.com/tsunagi/tsunagi/shared"
 	"github.com/tsunagi/tsunagi/shared/wire"
 )
@@ -60,8 +61,8 @@ type conn struct {
 	// rgate keeps the reader's look at br and bc (awaitInput) apart from
 	// the close handshake, in which coder/websocket reads them itself.
 	rgate   sync.Mutex
-	park    parkState // the idler's, while the socket is quiet
-	deflate bool      // permessage-deflate was negotiated
+	park    idlepark.Conn // the server's idle Set's: waits for input, parks while quiet
+	deflate bool          // permessage-deflate was negotiated
 	sid     string
 
 	// What Handshake needs of the HTTP request, which is not kept.
@@ -69,8 +70,8 @@ type conn struct {
 	uri    string // as the client sent it
 	remote string
 
-	// An idle connection has no goroutine on Linux, where the server's idler
-	// holds it, and one elsewhere, its reader: the writer and the dispatcher
+	// An idle connection has no goroutine on Linux, where the server's idle
+	// Set holds it, and one elsewhere, its reader: the writer and the dispatcher
 	// run only while the connection has work, and the server's heartbeats
 	// fire the heartbeat.
 	wg sync.WaitGroup // the writer and the dispatcher, while they run
@@ -92,7 +93,7 @@ type conn struct {
 	evict        *time.Timer // drops a closing connection that did not end in time
 	connectTimer *time.Timer // closes a connection that joins no namespace in time
 
-	// While the reader runs and the idler could park it (active), the
+	// While the reader runs and the idle Set could park it (active), the
 	// writer and the dispatcher wait for work (waitFor) rather than end, so
 	// a busy connection does not start a goroutine, and grow its stack,
 	// per message. The reader waits there too, for room in a full task
@@ -129,6 +130,7 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, br *bufio.Reader, def
 		remote:  r.RemoteAddr,
 		dec:     wire.Decoder{Limits: wire.Limits{MaxAttachments: s.opts.MaxAttachments}},
 	}
+	c.park.Init(bc.Conn, c.serve)
 	return c
 }
 
@@ -143,10 +145,10 @@ func (c *conn) run() {
 }
 
 // serve reads until the connection closes, then tears it down, unless its
-// socket goes quiet: then the server's idler holds it, without a
+// socket goes quiet: then the server's idle Set holds it, without a
 // goroutine, and calls serve again when the socket has input or closes.
 func (c *conn) serve() {
-	if c.bc.raw != nil && c.srv.idle.enabled() {
+	if c.park.Waitable() && c.srv.idle.Enabled() {
 		c.setActive(true)
 	}
 	if c.readLoop() {
@@ -157,7 +159,7 @@ func (c *conn) serve() {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
-	s.idle.remove()
+	s.idle.Remove(&c.park)
 	s.wg.Done()
 }
 
@@ -219,13 +221,13 @@ func (c *conn) teardown() {
 
 // readLoop reads and handles messages until the connection fails, and
 // closes it with the reason; or until the socket has been quiet for a
-// while: then it hands the connection to the idler and reports true.
+// while: then it hands the connection to the idle Set and reports true.
 func (c *conn) readLoop() (parked bool) {
 	quiet := false
 	for {
 		if c.awaitInput(quiet) {
 			c.setActive(false)
-			if c.srv.idle.park(c) {
+			if c.srv.idle.Park(&c.park) {
 				return true
 			}
 		}
@@ -339,20 +341,19 @@ func quietAfter(typ websocket.MessageType, msg []byte) bool {
 // wait in a buffer, else once the socket has input. The reader waits here,
 // in Go's poller, rather than in coder/websocket's read. It reports true,
 // with no input there, when the connection is to be parked: after a pong or
-// a CONNECT (quiet), or when the idler ended a long wait.
+// a CONNECT (quiet), or when the idle Set ended a long wait.
 func (c *conn) awaitInput(quiet bool) (park bool) {
 	c.rgate.Lock()
 	idle := c.br.Buffered() == 0 && !c.bc.buffered()
 	c.rgate.Unlock()
-	if !idle || c.bc.raw == nil {
+	if !idle || !c.park.Waitable() {
 		return false
 	}
 	if quiet {
 		return true
 	}
-	c.waitStart()
-	err := c.bc.waitReadable()
-	return c.waitEnd() && err != nil
+	kick, err := c.srv.idle.Wait(&c.park)
+	return kick && err != nil
 }
 
 // handleMessage handles one message from the client. A panic in it (a
@@ -900,7 +901,7 @@ func (c *conn) abort(reason string) {
 	// end CloseNow would wait for) and the read, whose ctx cannot end it.
 	c.bc.Close()
 	c.ws.CloseNow()
-	c.srv.idle.unpark(c)
+	c.srv.idle.Unpark(&c.park)
 }
 
 // finish sends the close frame and stops the reader.
@@ -917,7 +918,7 @@ func (c *conn) finish(reason string, code websocket.StatusCode) {
 	c.ended = true // the reader no longer waits to queue a task
 	c.wakeAll()
 	c.mu.Unlock()
-	c.srv.idle.unpark(c)
+	c.srv.idle.Unpark(&c.park)
 }
 
 // requestURI is r's request target as the client sent it.

@@ -8,15 +8,12 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/tsunagi/tsunagi/internal/idlepark"
 	"github.com/tsunagi/tsunagi/shared"
 )
 
 // parked returns how many of srv's connections the idler holds.
-func parked(srv *Server) int {
-	srv.idle.mu.Lock()
-	defer srv.idle.mu.Unlock()
-	return len(srv.idle.parked)
-}
+func parked(srv *Server) int { return srv.idle.Len() }
 
 func waitParked(t *testing.T, srv *Server, n int, within time.Duration) {
 	t.Helper()
@@ -133,7 +130,7 @@ func TestWaitingReaderIsKicked(t *testing.T) {
 	url := startPlain(t, srv)
 	ws := joinMain(t, url, nil)
 	// A kick takes two ticks, a second at the least: this is sooner.
-	waitParked(t, srv, 1, tickEvery*9/10)
+	waitParked(t, srv, 1, idlepark.Tick*9/10)
 	for i, v := range []string{"one", "two"} {
 		if err := ws.Write(context.Background(), websocket.MessageText, []byte(`42["hello","`+v+`"]`)); err != nil {
 			t.Fatal(err)
@@ -146,7 +143,7 @@ func TestWaitingReaderIsKicked(t *testing.T) {
 	if parked(srv) != 0 {
 		t.Fatal("parked at once after an event; want a wait in Go's poller first")
 	}
-	waitParked(t, srv, 1, 3*tickEvery+time.Second)
+	waitParked(t, srv, 1, 3*idlepark.Tick+time.Second)
 	// No deadline left behind: a message well after the kick is read too.
 	if err := ws.Write(context.Background(), websocket.MessageText, []byte(`42["hello","three"]`)); err != nil {
 		t.Fatal(err)

@@ -136,7 +136,7 @@ func TestIdlerUnderChurn(t *testing.T) {
 	}()
 	wg.Wait()
 	<-sampling
-	resumed := srv.idle.resumed.Load()
+	resumed := srv.idle.Resumed()
 	t.Logf("at most %d of %d connections parked at once; readers resumed %d times", most, clients, resumed)
 	if resumed < clients {
 		t.Errorf("readers resumed %d times for %d connections that went quiet and busy again", resumed, clients)

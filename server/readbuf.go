@@ -1,13 +1,10 @@
 package server
 
-import (
-	"sync"
-	"syscall"
-)
+import "sync"
 
 // The read side of a batchConn. An idle connection holds no read buffer and,
-// where the socket allows it (waitReadable), its reader goroutine waits for
-// input with a shallow stack, outside coder/websocket, which the garbage
+// where the socket allows it (idlepark.Set.Wait), its reader goroutine waits
+// for input with a shallow stack, outside coder/websocket, which the garbage
 // collector then shrinks to the minimum: the reader reads a message only
 // once bytes have arrived.
 //
@@ -26,12 +23,9 @@ var readPool = sync.Pool{New: func() any { b := make([]byte, readPoolSize); retu
 // a time (under coder/websocket's read lock); buffered is guarded by the
 // conn's read gate (see conn.awaitInput).
 type readSide struct {
-	rbuf  *[]byte // bytes read but not handed out: (*rbuf)[rpos:rend]
-	rpos  int
-	rend  int
-	raw   syscall.RawConn // nil when the socket cannot be waited on
-	ready func(fd uintptr) bool
-	woken bool // ready's state: the socket reported input since it found none
+	rbuf *[]byte // bytes read but not handed out: (*rbuf)[rpos:rend]
+	rpos int
+	rend int
 }
 
 // preload keeps p, bytes that arrived with the upgrade request, to be read first.
@@ -81,10 +75,3 @@ func (b *batchConn) Read(p []byte) (int, error) {
 
 // buffered reports whether bytes read from the socket wait to be handed out.
 func (b *batchConn) buffered() bool { return b.rbuf != nil }
-
-// waitReadable returns once the socket has input, without reading it, or
-// with an error: closed, or a read deadline passed (the idler's kick).
-func (b *batchConn) waitReadable() error {
-	b.woken = false
-	return b.raw.Read(b.ready)
-}

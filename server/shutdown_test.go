@@ -245,11 +245,7 @@ func connOf(t *testing.T, srv *Server, sid string) *conn {
 }
 
 // isParked reports whether the idler holds c.
-func isParked(srv *Server, c *conn) bool {
-	srv.idle.mu.Lock()
-	defer srv.idle.mu.Unlock()
-	return c.park.parkID != 0 && srv.idle.parked[c.park.parkID] == c
-}
+func isParked(srv *Server, c *conn) bool { return srv.idle.Parked(&c.park) }
 
 // shutdownCase prepares one kind of client on srv, before Shutdown, and
 // returns the check of what that client saw, after it.
