@@ -19,6 +19,7 @@ import (
 	"github.com/tsunagi/tsunagi/internal/wait"
 	"github.com/tsunagi/tsunagi/server"
 	"github.com/tsunagi/tsunagi/shared"
+	"github.com/tsunagi/tsunagi/web"
 )
 
 // TestFacadeInChromium drives the socket.io-client-shaped io() of the
@@ -26,7 +27,7 @@ import (
 // timeouts, promises, binary both ways, onAny, once/off, connect_error.
 func TestFacadeInChromium(t *testing.T) {
 	t.Parallel()
-	assets, err := devserver.BuildAssets(devserver.DefaultWasm)
+	assets, err := web.BuildWasm(context.Background(), devserver.DefaultWasm, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func TestFacadeInChromium(t *testing.T) {
 // socket.io-client's events, and what it emitted meanwhile arrives.
 func TestFacadeReconnectsInChromium(t *testing.T) {
 	t.Parallel()
-	assets, err := devserver.BuildAssets(devserver.DefaultWasm)
+	assets, err := web.BuildWasm(context.Background(), devserver.DefaultWasm, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

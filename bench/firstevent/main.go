@@ -29,6 +29,7 @@ import (
 
 	dev "github.com/tsunagi/tsunagi/internal/devserver"
 	"github.com/tsunagi/tsunagi/server"
+	"github.com/tsunagi/tsunagi/web"
 )
 
 // page is the tutorial's page, timing its first event.
@@ -67,7 +68,7 @@ func run(chromium string, loads int, timeout time.Duration) error {
 	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte(page), 0o644); err != nil {
 		return err
 	}
-	assets, err := dev.BuildAssets(dev.DefaultWasm)
+	assets, err := web.BuildWasm(ctx, dev.DefaultWasm, &web.BuildOptions{Production: true})
 	if err != nil {
 		return err
 	}

@@ -15,13 +15,14 @@ import (
 	"github.com/tsunagi/tsunagi/internal/testenv"
 	"github.com/tsunagi/tsunagi/internal/wait"
 	"github.com/tsunagi/tsunagi/server"
+	"github.com/tsunagi/tsunagi/web"
 )
 
 // TestChatInChromium opens three tabs of the chat (its client is Go wasm):
 // two join room "blue", one stays in "lobby". A line said in blue reaches
 // both blue tabs and not the lobby.
 func TestChatInChromium(t *testing.T) {
-	assets, err := devserver.BuildAssets("github.com/tsunagi/tsunagi/examples/chat/client")
+	assets, err := web.BuildWasm(context.Background(), "github.com/tsunagi/tsunagi/examples/chat/client", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/tsunagi/tsunagi/internal/testenv"
 	"github.com/tsunagi/tsunagi/internal/wait"
 	"github.com/tsunagi/tsunagi/server"
+	"github.com/tsunagi/tsunagi/web"
 )
 
 // TestRoomsFromJavaScript drives the chat's server from a page written for
@@ -24,7 +25,7 @@ import (
 // reaches that room only; a refused namespace is a connect_error with the
 // middleware's message and data.
 func TestRoomsFromJavaScript(t *testing.T) {
-	assets, err := devserver.BuildAssets(devserver.DefaultWasm)
+	assets, err := web.BuildWasm(context.Background(), devserver.DefaultWasm, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

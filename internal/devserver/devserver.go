@@ -37,12 +37,10 @@ const DefaultWasm = "github.com/tsunagi/tsunagi/cmd/clientwasm"
 var LoopbackOrigins = []string{"localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", `\[::1\]`, `\[::1\]:*`}
 
 // Handler routes the endpoint, the loader, the wasm files and the pages.
-func Handler(io *server.Server, webDir string, a *Assets) http.Handler {
+func Handler(io *server.Server, webDir string, a *web.Assets) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", io)
-	mux.Handle("GET /socket.io/socket.io.js", serveBytes("text/javascript; charset=utf-8", web.Loader))
-	mux.Handle("GET /client.wasm", a.Wasm)
-	mux.Handle("GET /wasm_exec.js", serveBytes("text/javascript; charset=utf-8", a.WasmExec))
+	a.Handle(mux)
 	mux.Handle("/", pages(webDir))
 	return mux
 }
@@ -79,7 +77,7 @@ func Run(cfg Config, setup func(*server.Server)) error {
 
 	log.Printf("building %s as client.wasm for http://%s/ …", cfg.Wasm, ln.Addr())
 	start := time.Now()
-	a, err := BuildAssetsContext(ctx, cfg.Wasm)
+	a, err := web.BuildWasm(ctx, cfg.Wasm, nil)
 	if ctx.Err() != nil {
 		log.Printf("interrupted while building: bye")
 		return nil
@@ -91,7 +89,7 @@ func Run(cfg Config, setup func(*server.Server)) error {
 	// Brotli at its best takes a while the first time: serve gzip meanwhile.
 	go func() {
 		start := time.Now()
-		if err := a.Wasm.AddBrotli(); err != nil {
+		if err := a.AddBrotli(); err != nil {
 			log.Printf("brotli: %v (serving gzip)", err)
 			return
 		}
