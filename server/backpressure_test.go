@@ -8,8 +8,17 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/tsunagi/tsunagi/internal/wait"
 	"github.com/tsunagi/tsunagi/shared"
 )
+
+// readerWaitsForRoom reports whether c's reader waits for room in its full
+// task queue.
+func readerWaitsForRoom(c *conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.waits != nil && c.waits.n[waitRoom] > 0
+}
 
 // queued returns the tasks queued on srv's only connection.
 func queued(srv *Server) int {
@@ -52,14 +61,10 @@ func TestTaskQueueBackpressure(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		deadline := time.Now().Add(5 * time.Second)
-		for queued(srv) < maxTasks {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d tasks queued, want %d", queued(srv), maxTasks)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		time.Sleep(100 * time.Millisecond)
+		c := onlyConn(t, srv)
+		// The barrier: once the reader waits for room, it queues nothing
+		// more until a task is taken.
+		wait.For(t, "the reader waiting for room", func() bool { return readerWaitsForRoom(c) })
 		if q := queued(srv); q != maxTasks {
 			t.Fatalf("%d tasks queued, want at most %d", q, maxTasks)
 		}
@@ -73,14 +78,16 @@ func TestTaskQueueBackpressure(t *testing.T) {
 					}
 				}
 			}()
-			srv.mu.Lock()
-			for c := range srv.conns {
-				go c.close(ReasonServerDisconnect, websocket.StatusNormalClosure)
-			}
-			srv.mu.Unlock()
-			time.Sleep(100 * time.Millisecond)
+			go c.close(ReasonServerDisconnect, websocket.StatusNormalClosure)
+			// The close ends the reader's wait before any task is taken.
+			wait.For(t, "the reader's wait ended by the close", func() bool {
+				c.mu.Lock()
+				ended := c.ended
+				c.mu.Unlock()
+				return ended && !readerWaitsForRoom(c)
+			})
 			close(release)
-			if r := take(t, gone); r != ReasonServerDisconnect {
+			if r := wait.Recv(t, "the disconnect", gone); r != ReasonServerDisconnect {
 				t.Fatalf("disconnect reason %q", r)
 			}
 			cancel()
@@ -88,7 +95,7 @@ func TestTaskQueueBackpressure(t *testing.T) {
 		}
 		close(release)
 		for i := range n {
-			if v := take(t, got); v != i {
+			if v := wait.Recv(t, "handler "+strconv.Itoa(i), got); v != i {
 				t.Fatalf("handler %d got %d", i, v)
 			}
 		}

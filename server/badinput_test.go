@@ -77,13 +77,7 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 			} else {
 				expectClosed(t, ws)
 				if tc.log != "" {
-					deadline := time.Now().Add(2 * time.Second)
-					for !strings.Contains(logs.String(), tc.log) && time.Now().Before(deadline) {
-						time.Sleep(10 * time.Millisecond)
-					}
-					if !strings.Contains(logs.String(), tc.log) {
-						t.Errorf("server log does not say %q:\n%s", tc.log, tail(logs.String()))
-					}
+					waitLog(t, logs, tc.log)
 				}
 			}
 			// The well-behaved client is unaffected.

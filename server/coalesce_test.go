@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/tsunagi/tsunagi/internal/wait"
 )
 
 // wsFrame encodes an unmasked server frame.
@@ -269,10 +271,8 @@ func TestQueuedMessagesLeaveInOneWrite(t *testing.T) {
 	s := <-sockets
 
 	armed.Store(true)
-	s.Emit("m", 0)     // wakes the writer, which now waits at the gate
-	for armed.Load() { // until the writer is at the gate
-		time.Sleep(time.Millisecond)
-	}
+	s.Emit("m", 0) // wakes the writer, which now waits at the gate
+	wait.For(t, "the writer at the gate", func() bool { return !armed.Load() })
 	for i := 1; i < 10; i++ {
 		s.Emit("m", i)
 	}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/tsunagi/tsunagi/internal/wait"
+
 	"github.com/tsunagi/tsunagi/shared"
 )
 
@@ -38,13 +40,8 @@ func TestReaderPanicFailsOneConnection(t *testing.T) {
 			break
 		}
 	}
-	select {
-	case r := <-gone:
-		if r != ReasonParseError {
-			t.Errorf("reason %q, want %q", r, ReasonParseError)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the connection survived")
+	if r := wait.Recv(t, "the connection's end", gone); r != ReasonParseError {
+		t.Errorf("reason %q, want %q", r, ReasonParseError)
 	}
 	good := joinMain(t, url, nil)
 	(<-sockets).Emit("m")
@@ -52,3 +49,12 @@ func TestReaderPanicFailsOneConnection(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// take waits for a value from ch.
+func take[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	return wait.Recv(t, "a value", ch)
+}
+
+// startPlain serves srv on loopback, its connections plain TCP sockets.
+func startPlain(t *testing.T, srv *Server) string { return serveOn(t, srv, nil) }

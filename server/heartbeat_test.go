@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/tsunagi/tsunagi/internal/wait"
 )
 
 // Every connection gets its pings on time from the server's one heartbeat
@@ -28,7 +30,12 @@ func TestHeartbeatsManyConnections(t *testing.T) {
 
 	pings := make([][]time.Time, n)
 	var wg sync.WaitGroup
+	// Joins 7 ms apart, spread over two intervals: a schedule for the
+	// clients, not a wait for something.
+	pace := time.NewTicker(7 * time.Millisecond)
+	defer pace.Stop()
 	for i := range n {
+		<-pace.C
 		ws := joinMain(t, url, nil)
 		silent := i == n/2
 		wg.Add(1)
@@ -51,7 +58,6 @@ func TestHeartbeatsManyConnections(t *testing.T) {
 				}
 			}
 		}()
-		time.Sleep(7 * time.Millisecond) // joined at different times
 	}
 	wg.Wait()
 	for i, ps := range pings {
@@ -68,12 +74,7 @@ func TestHeartbeatsManyConnections(t *testing.T) {
 			}
 		}
 	}
-	select {
-	case r := <-reasons:
-		if r != ReasonPingTimeout {
-			t.Errorf("first disconnect: %q, want %q", r, ReasonPingTimeout)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the silent client was not dropped")
+	if r := wait.Recv(t, "the silent client dropped", reasons); r != ReasonPingTimeout {
+		t.Errorf("first disconnect: %q, want %q", r, ReasonPingTimeout)
 	}
 }

@@ -8,30 +8,54 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/tsunagi/tsunagi/internal/idlepark"
+	"github.com/tsunagi/tsunagi/internal/wait"
 	"github.com/tsunagi/tsunagi/shared"
 )
 
 // parked returns how many of srv's connections the idler holds.
 func parked(srv *Server) int { return srv.idle.Len() }
 
-func waitParked(t *testing.T, srv *Server, n int, within time.Duration) {
+// waitParked waits until n of srv's connections are parked.
+func waitParked(t *testing.T, srv *Server, n int) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for parked(srv) != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d connections parked after %v, want %d", parked(srv), within, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.For(t, strconv.Itoa(n)+" connections parked", func() bool { return parked(srv) == n })
+}
+
+// waitServed waits until srv serves no connection.
+func waitServed(t *testing.T, srv *Server) {
+	t.Helper()
+	wait.For(t, "every connection torn down", func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return len(srv.conns) == 0
+	})
 }
 
 // A quiet connection is parked, without a goroutine: at once after a pong
 // or a CONNECT, after other input once it has waited a second or two. Input, the server
-// closing it, and the client hanging up each start its reader again.
+// closing it, and the client hanging up each start its reader again. With
+// parking off nothing is parked, and the same goes on.
 func TestQuietConnectionsPark(t *testing.T) {
 	t.Parallel()
-	srv := New(quietOptions(Options{PingInterval: 200 * time.Millisecond, PingTimeout: 5 * time.Second}))
+	for _, parking := range []bool{true, false} {
+		t.Run(parkingName(parking), func(t *testing.T) {
+			t.Parallel()
+			testQuietConnectionsPark(t, parking)
+		})
+	}
+}
+
+func testQuietConnectionsPark(t *testing.T, parking bool) {
+	srv := New(quietOptions(Options{PingInterval: 200 * time.Millisecond, PingTimeout: 5 * time.Second,
+		DisableIdleParking: !parking}))
+	// Where parking is off nothing is parked: there is nothing to wait for.
+	waitParked := func(t *testing.T, srv *Server, n int) {
+		t.Helper()
+		if !parking {
+			n = 0
+		}
+		waitParked(t, srv, n)
+	}
 	sockets := make(chan *Socket, 3)
 	events := make(chan string, 10)
 	srv.OnConnection(func(s *Socket) {
@@ -67,7 +91,12 @@ func TestQuietConnectionsPark(t *testing.T) {
 	aDone, bDone := make(chan error, 1), make(chan error, 1)
 	go pongs(a, aDone)
 	go pongs(b, bDone)
-	waitParked(t, srv, 2, 3*time.Second) // the first pong parks each
+	if parking {
+		// The first pong parks each.
+		wait.For(t, "a pong parking a and b", func() bool {
+			return srv.idle.Parked(&sa.conn.park) && srv.idle.Parked(&sb.conn.park)
+		})
+	}
 
 	// Input wakes a parked connection.
 	if err := a.Write(ctx, websocket.MessageText, []byte(`42["hello","a"]`)); err != nil {
@@ -76,7 +105,7 @@ func TestQuietConnectionsPark(t *testing.T) {
 	if got := take(t, events); got != "a" {
 		t.Fatalf("event %q", got)
 	}
-	waitParked(t, srv, 2, 3*time.Second)
+	waitParked(t, srv, 2)
 
 	// The server closing a parked connection tears it down.
 	gone := make(chan string, 2)
@@ -91,30 +120,21 @@ func TestQuietConnectionsPark(t *testing.T) {
 	}
 
 	// The client hanging up on a parked connection tears it down.
-	waitParked(t, srv, 1, 3*time.Second)
+	waitParked(t, srv, 1)
 	b.CloseNow()
 	if r := take(t, gone); r != ReasonTransportClose {
 		t.Fatalf("b: disconnect reason %q", r)
 	}
-	waitParked(t, srv, 0, 3*time.Second)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		srv.mu.Lock()
-		n := len(srv.conns)
-		srv.mu.Unlock()
-		if n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d connections still served", n)
-		}
-		time.Sleep(10 * time.Millisecond)
+	waitParked(t, srv, 0)
+	waitServed(t, srv)
+	if !parking && srv.idle.Resumed() != 0 {
+		t.Errorf("%d readers resumed with parking off", srv.idle.Resumed())
 	}
 }
 
 // A reader parks at once after a CONNECT. After other input it waits in
-// Go's poller, until the idler moves it to its set within two ticks; its
-// next message is still read.
+// Go's poller, until the idle Set kicks it into its epoll set within two
+// ticks; its next message is still read.
 func TestWaitingReaderIsKicked(t *testing.T) {
 	t.Parallel()
 	srv := New(quietOptions(Options{PingInterval: time.Minute, PingTimeout: time.Minute}))
@@ -129,8 +149,12 @@ func TestWaitingReaderIsKicked(t *testing.T) {
 	})
 	url := startPlain(t, srv)
 	ws := joinMain(t, url, nil)
-	// A kick takes two ticks, a second at the least: this is sooner.
-	waitParked(t, srv, 1, idlepark.Tick*9/10)
+	c := onlyConn(t, srv)
+	// At once: without a wait the Set had to end.
+	waitParked(t, srv, 1)
+	if k := srv.idle.Kicks(); k != 0 {
+		t.Fatalf("parked after %d kicks; want at once after the CONNECT", k)
+	}
 	for i, v := range []string{"one", "two"} {
 		if err := ws.Write(context.Background(), websocket.MessageText, []byte(`42["hello","`+v+`"]`)); err != nil {
 			t.Fatal(err)
@@ -139,11 +163,16 @@ func TestWaitingReaderIsKicked(t *testing.T) {
 			t.Fatalf("event %d: %q", i, got)
 		}
 	}
-	time.Sleep(100 * time.Millisecond)
+	// The reader's next state after the event: waiting in Go's poller,
+	// or, wrongly, parked.
+	wait.For(t, "the reader waiting or parked", func() bool { return c.park.Waiting() || parked(srv) != 0 })
 	if parked(srv) != 0 {
 		t.Fatal("parked at once after an event; want a wait in Go's poller first")
 	}
-	waitParked(t, srv, 1, 3*idlepark.Tick+time.Second)
+	waitParked(t, srv, 1)
+	if k := srv.idle.Kicks(); k != 1 {
+		t.Fatalf("parked after %d kicks, want 1", k)
+	}
 	// No deadline left behind: a message well after the kick is read too.
 	if err := ws.Write(context.Background(), websocket.MessageText, []byte(`42["hello","three"]`)); err != nil {
 		t.Fatal(err)
@@ -152,20 +181,6 @@ func TestWaitingReaderIsKicked(t *testing.T) {
 		t.Fatalf("event %q", got)
 	}
 }
-
-func take[T any](t *testing.T, ch <-chan T) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(5 * time.Second):
-		t.Fatal("timed out waiting")
-		panic("unreachable")
-	}
-}
-
-// startPlain serves srv on loopback, its connections plain TCP sockets.
-func startPlain(t *testing.T, srv *Server) string { return serveOn(t, srv, nil) }
 
 // A busy connection's writer and dispatcher wait for the next message
 // rather than end after each: one round trip after another starts no

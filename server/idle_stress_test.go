@@ -13,16 +13,39 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/tsunagi/tsunagi/internal/wait"
+
 	"github.com/tsunagi/tsunagi/shared"
 )
 
 // Connections that go quiet and busy again at random, some hung up by the
 // client and some closed by the server, parked and unparked all along:
 // every call on a connection still open is answered, and every connection
-// is torn down in the end.
+// is torn down in the end. With parking off, the same without the idler.
 func TestIdlerUnderChurn(t *testing.T) {
 	t.Parallel()
-	srv := New(quietOptions(Options{PingInterval: 300 * time.Millisecond, PingTimeout: 2 * time.Second}))
+	for _, parking := range []bool{true, false} {
+		t.Run(parkingName(parking), func(t *testing.T) {
+			t.Parallel()
+			testIdlerUnderChurn(t, parking)
+		})
+	}
+}
+
+// pause is a client's quiet stretch of d: what the test does to the
+// server, not a wait for something.
+func pause(ctx context.Context, d time.Duration) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+}
+
+func testIdlerUnderChurn(t *testing.T, parking bool) {
+	srv := New(quietOptions(Options{PingInterval: 300 * time.Millisecond, PingTimeout: 2 * time.Second,
+		DisableIdleParking: !parking}))
 	var mu sync.Mutex
 	sockets := map[string]*Socket{}
 	srv.OnConnection(func(s *Socket) {
@@ -83,7 +106,7 @@ func TestIdlerUnderChurn(t *testing.T) {
 			deadline := time.Now().Add(4 * time.Second)
 			for n := 0; time.Now().Before(deadline); n++ {
 				// Quiet for a while: long enough, at times, to be kicked.
-				time.Sleep(time.Duration(rng.IntN(2500)) * time.Millisecond)
+				pause(ctx, time.Duration(rng.IntN(2500))*time.Millisecond)
 				if role == 0 && n == 2 {
 					return // hangs up, maybe while parked
 				}
@@ -116,7 +139,7 @@ func TestIdlerUnderChurn(t *testing.T) {
 	// moments: parked, waiting in Go's poller, or busy.
 	go func() {
 		for _, sid := range victims {
-			time.Sleep(time.Duration(200+rand.IntN(400)) * time.Millisecond)
+			pause(ctx, time.Duration(200+rand.IntN(400))*time.Millisecond)
 			mu.Lock()
 			s := sockets[sid]
 			mu.Unlock()
@@ -126,19 +149,30 @@ func TestIdlerUnderChurn(t *testing.T) {
 	// How many were parked at once, sampled, and how often a reader was
 	// started again: the churn went through the idler.
 	most := 0
-	sampling := make(chan struct{})
+	sampling, clientsDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(sampling)
-		for range 40 {
+		tick := time.NewTicker(100 * time.Millisecond) // a sample every 100 ms while the clients run
+		defer tick.Stop()
+		for {
 			most = max(most, parked(srv))
-			time.Sleep(100 * time.Millisecond)
+			select {
+			case <-tick.C:
+			case <-clientsDone:
+				return
+			}
 		}
 	}()
 	wg.Wait()
+	close(clientsDone)
 	<-sampling
 	resumed := srv.idle.Resumed()
 	t.Logf("at most %d of %d connections parked at once; readers resumed %d times", most, clients, resumed)
-	if resumed < clients {
+	if !parking {
+		if most != 0 || resumed != 0 {
+			t.Errorf("parking off, yet %d parked at once and %d resumed", most, resumed)
+		}
+	} else if resumed < clients {
 		t.Errorf("readers resumed %d times for %d connections that went quiet and busy again", resumed, clients)
 	}
 	close(errs)
@@ -149,17 +183,10 @@ func TestIdlerUnderChurn(t *testing.T) {
 	if len(failed) > 0 {
 		t.Errorf("%d clients failed: %s", len(failed), strings.Join(failed, "; "))
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	wait.For(t, "every connection torn down and none parked", func() bool {
 		srv.mu.Lock()
 		n := len(srv.conns)
 		srv.mu.Unlock()
-		if n == 0 && parked(srv) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d connections still served, %d parked", n, parked(srv))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return n == 0 && parked(srv) == 0
+	})
 }

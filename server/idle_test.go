@@ -19,6 +19,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/tsunagi/tsunagi/internal/wait"
 	"github.com/tsunagi/tsunagi/server"
 )
 
@@ -64,34 +65,45 @@ func TestIdleConnectionMemory(t *testing.T) {
 			t.Errorf("client process: %v", err)
 		}
 	}()
-	ready := make(chan error, 1)
+	// The child's lines: "ready", then "round k" once each of its clients
+	// has answered its k-th ping.
+	lines := make(chan string, 64)
 	go func() {
+		defer close(lines)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if sc.Text() == "ready" {
-				ready <- nil
-				break
+			select {
+			case lines <- sc.Text():
+			default: // the test framework's output, unread
 			}
 		}
-		ready <- fmt.Errorf("client process ended before its clients were ready: %v", sc.Err())
-		for sc.Scan() { // drain the test framework's output
-		}
 	}()
-	select {
-	case err := <-ready:
-		if err != nil {
-			t.Fatal(err)
+	awaitLine := func(want string, within time.Duration) {
+		t.Helper()
+		timer := time.NewTimer(within)
+		defer timer.Stop()
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("client process ended before saying %q", want)
+				}
+				if l == want {
+					return
+				}
+			case <-timer.C:
+				t.Fatalf("client process did not say %q in %v", want, within)
+			}
 		}
-	case <-time.After(2 * time.Minute):
-		t.Fatal("clients not ready in 2 minutes")
 	}
+	awaitLine("ready", 2*time.Minute+wait.Deadline()) // 2,000 dials
 
-	// Let every connection answer a few pings, then take the median of a
-	// few samples, one per ping interval.
-	time.Sleep(2 * ping)
+	// Let every connection answer two pings, then take the median of five
+	// samples, one after each ping round: every connection then is quiet
+	// again, its pong read.
 	var samples []idleSample
-	for range 5 {
-		time.Sleep(ping / 3)
+	for round := 2; round < 7; round++ {
+		awaitLine("round "+strconv.Itoa(round), wait.Deadline())
 		samples = append(samples, sampleServer().minus(before))
 	}
 	slices.SortFunc(samples, func(a, b idleSample) int { return int(a.heap + a.stack - b.heap - b.stack) })
@@ -153,6 +165,17 @@ func TestIdleClientProcess(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
+	// answered[k] counts the clients that answered their k-th ping; the
+	// last of a round says so.
+	var mu sync.Mutex
+	answered := map[int]int{}
+	pong := func(k int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if answered[k]++; answered[k] == n {
+			fmt.Println("round", k)
+		}
+	}
 	for range n {
 		ws := rawDial(t, url)
 		readText(t, ws) // open
@@ -164,6 +187,7 @@ func TestIdleClientProcess(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer ws.CloseNow()
+			pings := 0
 			for {
 				_, b, err := ws.Read(ctx)
 				if err != nil {
@@ -173,6 +197,8 @@ func TestIdleClientProcess(t *testing.T) {
 					if err := ws.Write(ctx, websocket.MessageText, []byte("3")); err != nil {
 						return
 					}
+					pings++
+					pong(pings)
 				}
 			}
 		}()

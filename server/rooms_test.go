@@ -15,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/tsunagi/tsunagi/internal/wait"
 	"github.com/tsunagi/tsunagi/server"
 	"github.com/tsunagi/tsunagi/shared"
 )
@@ -144,19 +145,14 @@ func (r *registry) add(s *server.Socket) {
 
 func (r *registry) get(t *testing.T, p *peer, nsp string) *server.Socket {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	var s *server.Socket
+	wait.For(t, "the server socket of "+p.sid[nsp]+" on "+nsp, func() bool {
 		r.mu.Lock()
-		s := r.socks[p.sid[nsp]]
-		r.mu.Unlock()
-		if s != nil {
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no server socket for %s on %s", p.sid[nsp], nsp)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		defer r.mu.Unlock()
+		s = r.socks[p.sid[nsp]]
+		return s != nil
+	})
+	return s
 }
 
 func ids(socks []*server.Socket) []string {
@@ -410,15 +406,18 @@ func TestBroadcastEmitWithAck(t *testing.T) {
 		_, err := srv.To("r").EmitWithAck(context.Background(), "q", "bye")
 		done <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
-	S.Disconnect(false)
-	select {
-	case err := <-done:
-		if !errors.Is(err, shared.ErrDisconnected) {
-			t.Errorf("after the silent socket left: %v", err)
+	// Once the silent client has the "bye", the broadcast waits on it.
+	for i := 0; ; i++ {
+		if i == 10 {
+			t.Fatal("the silent client did not get the broadcast")
 		}
-	case <-time.After(3 * time.Second):
-		t.Fatal("EmitWithAck still waits for a socket that left")
+		if strings.Contains(silent.next(), `"bye"`) {
+			break
+		}
+	}
+	S.Disconnect(false)
+	if err := wait.Recv(t, "EmitWithAck to end when the socket it waits on leaves", done); !errors.Is(err, shared.ErrDisconnected) {
+		t.Errorf("after the silent socket left: %v", err)
 	}
 }
 
@@ -521,11 +520,7 @@ func TestNamespacesOverOneConnection(t *testing.T) {
 	}
 	// Leaving one namespace keeps the others.
 	writeText(t, p.ws, "41/admin,")
-	for deadline := time.Now().Add(5 * time.Second); len(srv.Of("/admin").Sockets()) > 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the /admin socket is still there after DISCONNECT")
-		}
-	}
+	wait.For(t, "the /admin socket gone after DISCONNECT", func() bool { return len(srv.Of("/admin").Sockets()) == 0 })
 	srv.Of("/admin").Emit("y")
 	srv.Of("/chat").Emit("y")
 	reg.get(t, p, "/").Emit("end")
@@ -623,13 +618,7 @@ func TestDynamicNamespaces(t *testing.T) {
 	// back on the next CONNECT.
 	old := reg.get(t, pk, "/dyn-1").Namespace()
 	writeText(t, ws, "41/dyn-1,")
-	deadline := time.Now().Add(5 * time.Second)
-	for slices.Contains(names(dyn.Children()), "/dyn-1") {
-		if time.Now().After(deadline) {
-			t.Fatal("the empty child was not removed")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	wait.For(t, "the empty child removed", func() bool { return !slices.Contains(names(dyn.Children()), "/dyn-1") })
 	pk.connect("/dyn-1", "")
 	pk.next()
 	if ns := reg.get(t, pk, "/dyn-1").Namespace(); ns == old || ns.Parent() != dyn {

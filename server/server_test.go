@@ -16,6 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/tsunagi/tsunagi/internal/wait"
 	"github.com/tsunagi/tsunagi/server"
 	"github.com/tsunagi/tsunagi/shared"
 	"github.com/tsunagi/tsunagi/shared/wire"
@@ -91,13 +92,7 @@ func dial(t *testing.T, url string, opts *wasmclient.Options) *wasmclient.Socket
 
 func recv[T any](t *testing.T, ch <-chan T) T {
 	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(5 * time.Second):
-		t.Fatal("timed out waiting")
-		panic("unreachable")
-	}
+	return wait.Recv(t, "a value", ch)
 }
 
 func TestTutorialDemo(t *testing.T) {
@@ -334,9 +329,21 @@ func TestWireFrames(t *testing.T) {
 func TestHeartbeat(t *testing.T) {
 	t.Parallel()
 	_, url, _ := start(t, &server.Options{PingInterval: 50 * time.Millisecond, PingTimeout: 100 * time.Millisecond})
-	// A client that answers pings stays connected.
+	// A client that answers pings stays connected: the server sends a
+	// ping only once the last was answered in time, so five pings answered
+	// prove four pongs in time (and span more than one pingInterval +
+	// pingTimeout).
 	c := dial(t, url, nil)
-	time.Sleep(400 * time.Millisecond)
+	pinged := make(chan struct{}, 16)
+	c.Manager().OnPing(func() {
+		select {
+		case pinged <- struct{}{}:
+		default:
+		}
+	})
+	for range 5 {
+		wait.Recv(t, "a ping answered", pinged)
+	}
 	if !c.Connected() {
 		t.Fatal("a client answering pings was disconnected")
 	}

@@ -21,6 +21,7 @@ type Set struct {
 	parking bool          // parking on: otherwise Park always fails
 	tick    atomic.Uint32 // ticks counted by the loop, from 1
 	resumed atomic.Int64  // readers started again, for tests
+	kicks   atomic.Int64  // waits ended by the sweep, for tests
 
 	mu      sync.Mutex
 	epfd    int
@@ -48,7 +49,9 @@ type Conn struct {
 // New returns a Set. With parking false it parks nothing, has no loop and
 // no epoll set, and Wait still waits with a shallow stack.
 func New(log *slog.Logger, parking bool) *Set {
-	return &Set{log: log, parking: parking}
+	s := &Set{log: log, parking: parking}
+	s.tick.Store(1) // a waiting Conn's waitTick is never 0
+	return s
 }
 
 // Init sets c up for nc, the connection's socket; resume is what runs, on
@@ -103,7 +106,6 @@ func (s *Set) Add(c *Conn) {
 	if s.conns == nil {
 		s.conns = map[*Conn]struct{}{}
 		s.parked = map[uint64]*Conn{}
-		s.tick.Store(1)
 	}
 	s.conns[c] = struct{}{}
 	if s.running {
@@ -180,21 +182,23 @@ func (s *Set) sweep() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		if t := c.waitTick.Load(); t != 0 && now-t >= 2 {
-			c.kick()
+		if t := c.waitTick.Load(); t != 0 && now-t >= 2 && c.kick() {
+			s.kicks.Add(1)
 		}
 	}
 }
 
 // kick ends the reader's wait in Go's poller with a read deadline in the
-// past, unless the wait has ended already.
-func (c *Conn) kick() {
+// past, unless the wait has ended already, and reports whether it did.
+func (c *Conn) kick() bool {
 	c.kmu.Lock()
 	defer c.kmu.Unlock()
-	if c.waitTick.Load() != 0 && !c.kicked {
-		c.kicked = true
-		c.nc.SetReadDeadline(time.Unix(1, 0))
+	if c.waitTick.Load() == 0 || c.kicked {
+		return false
 	}
+	c.kicked = true
+	c.nc.SetReadDeadline(time.Unix(1, 0))
+	return true
 }
 
 // Wait returns once c's socket has input, without reading it, or is
@@ -289,3 +293,9 @@ func (s *Set) Len() int {
 
 // Resumed returns how many times a parked reader was started again.
 func (s *Set) Resumed() int64 { return s.resumed.Load() }
+
+// Kicks returns how many waits the sweep ended.
+func (s *Set) Kicks() int64 { return s.kicks.Load() }
+
+// Waiting reports whether c's reader is in Wait.
+func (c *Conn) Waiting() bool { return c.waitTick.Load() != 0 }

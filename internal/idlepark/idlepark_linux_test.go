@@ -122,9 +122,17 @@ func TestWaitIsKicked(t *testing.T) {
 	set := newSet(true)
 	c, sc, cc, _ := parkedConn(t, set)
 	start := time.Now()
+	sawWaiting := make(chan bool, 1)
+	go func() { sawWaiting <- wait.Until(c.Waiting) }()
 	kick, err := set.Wait(c)
 	if !kick || err == nil {
 		t.Fatalf("Wait = %v, %v; want a kick", kick, err)
+	}
+	if !<-sawWaiting {
+		t.Error("Waiting was never true during the wait")
+	}
+	if c.Waiting() || set.Kicks() != 1 {
+		t.Fatalf("after the kick: waiting %v, %d kicks; want false, 1", c.Waiting(), set.Kicks())
 	}
 	// Sweeps are a tick apart, and the kick comes at the second after
 	// the wait began: not much sooner than a tick.

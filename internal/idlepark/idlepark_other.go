@@ -38,3 +38,5 @@ func (s *Set) Unpark(c *Conn)                      {}
 func (s *Set) Parked(c *Conn) bool                 { return false }
 func (s *Set) Len() int                            { return 0 }
 func (s *Set) Resumed() int64                      { return 0 }
+func (s *Set) Kicks() int64                        { return 0 }
+func (c *Conn) Waiting() bool                      { return false }
