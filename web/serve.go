@@ -101,8 +101,9 @@ func matchesETag(header, tag string) bool {
 // negotiate picks the content coding for an Accept-Encoding header: the
 // one with the highest q-value among br (when haveBR), gzip (when haveGZ)
 // and identity, preferring them in that order on a tie. A coding that is
-// not named takes the q-value of "*" when there is one, else 0, except
-// identity, which is acceptable unless refused. "" means identity.
+// not named takes the q-value of "*" when there is one, else 0; identity
+// is also the answer when nothing else is acceptable (it is acceptable
+// unless refused, but least preferred when not named). "" means identity.
 func negotiate(header string, haveBR, haveGZ bool) string {
 	if header == "" {
 		return ""
@@ -127,9 +128,6 @@ func negotiate(header string, haveBR, haveGZ bool) string {
 		if v, ok := q["*"]; ok {
 			return v
 		}
-		if enc == "identity" {
-			return 1
-		}
 		return 0
 	}
 	best, bestQ := "", 0.0
@@ -140,9 +138,9 @@ func negotiate(header string, haveBR, haveGZ bool) string {
 		best, bestQ = "gzip", get("gzip")
 	}
 	if get("identity") > bestQ {
-		best = ""
+		best = "" // named, and preferred
 	}
-	return best
+	return best // "" also when nothing else is acceptable
 }
 
 // qValue reads the q parameter of one Accept-Encoding element: 1 when it

@@ -9,6 +9,9 @@
   if (typeof window === "undefined" || window.io && window.io.tsunagi) return;
   var script = document.currentScript;
   var base = new URL("/", script && script.src ? script.src : location.href);
+  // The files it loads. A production build (devserver -build) writes their
+  // content-hashed names here, so they may be cached for good.
+  var files = {"client.wasm": "client.wasm", "wasm_exec.js": "wasm_exec.js"};
   var real = null;      // globalThis.__tsunagi.io once the wasm has started
   var waiting = [];     // stub sockets created before then
 
@@ -103,7 +106,7 @@
 
   function start() {
     var go = new Go();
-    var url = new URL("client.wasm", base);
+    var url = new URL(files["client.wasm"], base);
     var run = function (result) { go.run(result.instance); };
     var fallback = function () {
       return fetch(url).then(function (r) { return r.arrayBuffer(); })
@@ -118,7 +121,7 @@
     start();
   } else {
     var s = document.createElement("script");
-    s.src = new URL("wasm_exec.js", base).href;
+    s.src = new URL(files["wasm_exec.js"], base).href;
     s.onload = start;
     s.onerror = function () { console.error("tsunagi: could not load " + s.src); };
     (document.head || document.documentElement).appendChild(s);
