@@ -402,62 +402,12 @@ func rawWebSocket(t *testing.T, url string, header http.Header) (net.Conn, *bufi
 	return conn, br
 }
 
-// writeFrame writes one masked frame; first is FIN, RSV and opcode.
-func writeFrame(w io.Writer, first byte, payload []byte) error {
-	var b bytes.Buffer
-	b.WriteByte(first)
-	switch n := len(payload); {
-	case n < 126:
-		b.WriteByte(0x80 | byte(n))
-	case n < 1<<16:
-		b.Write([]byte{0x80 | 126, byte(n >> 8), byte(n)})
-	default:
-		b.WriteByte(0x80 | 127)
-		for i := 7; i >= 0; i-- {
-			b.WriteByte(byte(uint64(n) >> (8 * i)))
-		}
-	}
-	mask := [4]byte{1, 2, 3, 4}
-	b.Write(mask[:])
-	for i, c := range payload {
-		b.WriteByte(c ^ mask[i%4])
-	}
-	_, err := w.Write(b.Bytes())
-	return err
-}
-
-// readFrame reads one unmasked frame from the server.
-func readFrame(r *bufio.Reader) (first byte, payload []byte, err error) {
-	var h [2]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return 0, nil, err
-	}
-	n := uint64(h[1] & 0x7f)
-	switch n {
-	case 126, 127:
-		ext := make([]byte, map[uint64]int{126: 2, 127: 8}[n])
-		if _, err := io.ReadFull(r, ext); err != nil {
-			return 0, nil, err
-		}
-		n = 0
-		for _, c := range ext {
-			n = n<<8 | uint64(c)
-		}
-	}
-	if n > 1<<20 {
-		return 0, nil, fmt.Errorf("frame of %d bytes", n)
-	}
-	payload = make([]byte, n)
-	_, err = io.ReadFull(r, payload)
-	return h[0], payload, err
-}
-
 // readUntilClose reads frames until a close frame and returns its code and
 // reason, or fails the test.
 func readUntilClose(t *testing.T, r *bufio.Reader) (websocket.StatusCode, string) {
 	t.Helper()
 	for range 100 {
-		first, payload, err := readFrame(r)
+		first, payload, err := server.ReadServerFrame(r)
 		if err != nil {
 			t.Fatalf("connection ended without a close frame: %v", err)
 		}
@@ -490,10 +440,10 @@ func TestBadInputFrames(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conn, br := rawWebSocket(t, url, nil)
-			if _, _, err := readFrame(br); err != nil { // open packet
+			if _, _, err := server.ReadServerFrame(br); err != nil { // open packet
 				t.Fatal(err)
 			}
-			if err := writeFrame(conn, tc.first, tc.payload); err != nil {
+			if err := server.WriteClientFrame(conn, tc.first, tc.payload); err != nil {
 				t.Fatal(err)
 			}
 			if code, reason := readUntilClose(t, br); code != websocket.StatusProtocolError {
@@ -539,7 +489,7 @@ func TestBadInputDeflateBomb(t *testing.T) {
 	conn, br := rawWebSocket(t, url, http.Header{
 		"Sec-WebSocket-Extensions": {"permessage-deflate; client_no_context_takeover; server_no_context_takeover"},
 	})
-	if _, _, err := readFrame(br); err != nil { // open packet
+	if _, _, err := server.ReadServerFrame(br); err != nil { // open packet
 		t.Fatal(err)
 	}
 	// 4 MB of JSON text in one message, compressed as RFC 7692 says: raw
@@ -558,7 +508,7 @@ func TestBadInputDeflateBomb(t *testing.T) {
 		t.Fatalf("test bug: the compressed frame has %d bytes", len(payload))
 	}
 	t.Logf("a frame of %d bytes that inflates to 4 MB", len(payload))
-	if err := writeFrame(conn, 0x80|0x40|0x1, payload); err != nil { // FIN, RSV1 (compressed), text
+	if err := server.WriteClientFrame(conn, 0x80|0x40|0x1, payload); err != nil { // FIN, RSV1 (compressed), text
 		t.Fatal(err)
 	}
 	if code, reason := readUntilClose(t, br); code != websocket.StatusMessageTooBig {

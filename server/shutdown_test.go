@@ -4,7 +4,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -115,7 +114,7 @@ func upgradeRaw(t *testing.T, url string, rcvbuf int, configure func(*rawClient)
 func (c *rawClient) readLoop(br *bufio.Reader) {
 	defer close(c.ended)
 	for {
-		first, payload, err := readWSFrame(br)
+		first, payload, err := ReadServerFrame(br)
 		if err != nil {
 			c.endErr = err
 			return
@@ -150,22 +149,9 @@ func closeCode(payload []byte) websocket.StatusCode {
 
 // write sends one masked frame; first is FIN and the opcode.
 func (c *rawClient) write(first byte, payload []byte) error {
-	var b bytes.Buffer
-	b.WriteByte(first)
-	if len(payload) < 126 {
-		b.WriteByte(0x80 | byte(len(payload)))
-	} else {
-		b.Write([]byte{0x80 | 126, byte(len(payload) >> 8), byte(len(payload))})
-	}
-	mask := [4]byte{7, 1, 3, 5}
-	b.Write(mask[:])
-	for i, x := range payload {
-		b.WriteByte(x ^ mask[i%4])
-	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	_, err := c.conn.Write(b.Bytes())
-	return err
+	return WriteClientFrame(c.conn, first, payload)
 }
 
 func (c *rawClient) send(t *testing.T, msg string) {
@@ -182,31 +168,6 @@ func (c *rawClient) join(t *testing.T) {
 	if got := wait.Recv(t, "the CONNECT reply", c.msgs); !strings.HasPrefix(got, "40{") {
 		t.Fatalf("CONNECT reply %q", got)
 	}
-}
-
-// readWSFrame reads one unmasked frame from the server.
-func readWSFrame(r *bufio.Reader) (first byte, payload []byte, err error) {
-	var h [2]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return 0, nil, err
-	}
-	n := uint64(h[1] & 0x7f)
-	if n >= 126 {
-		ext := make([]byte, 2+6*int(n-126))
-		if _, err := io.ReadFull(r, ext); err != nil {
-			return 0, nil, err
-		}
-		n = 0
-		for _, x := range ext {
-			n = n<<8 | uint64(x)
-		}
-	}
-	if n > 1<<20 {
-		return 0, nil, fmt.Errorf("frame of %d bytes", n)
-	}
-	payload = make([]byte, n)
-	_, err = io.ReadFull(r, payload)
-	return h[0], payload, err
 }
 
 // wantEnded fails unless the server ended c's connection; with closeFrame,
