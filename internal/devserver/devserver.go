@@ -52,8 +52,16 @@ func Main(def Config, setup func(*server.Server)) {
 	flag.StringVar(&cfg.Addr, "addr", def.Addr, "address to listen on")
 	flag.StringVar(&cfg.Web, "web", def.Web, "folder of pages to serve at /")
 	flag.StringVar(&cfg.Wasm, "wasm", def.Wasm, "main package to build as client.wasm (GOOS=js GOARCH=wasm)")
+	buildDir := flag.String("build", "", "write a production build of the client assets into `DIR` and exit")
+	buildPkg := flag.String("pkg", "", "with -build: also write DIR/embed.go, a Go package `NAME` that embeds the build")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
+	if *buildDir != "" {
+		if err := Build(*buildDir, *buildPkg, cfg.Wasm, os.Stdout); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if err := Run(cfg, setup); err != nil {
 		log.Fatal(err)
 	}
