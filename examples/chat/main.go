@@ -1,25 +1,95 @@
-// Command chat is a small chat with rooms: its server is the devserver with
-// the chat's handlers, and its browser side is a Go wasm program
-// (./client), not JavaScript. Both import ./events.
+// Command chat is a small chat with rooms: its server is a plain Go main
+// (server.New, the chat's handlers, its pages), and its browser side is a
+// Go wasm program (./client), not JavaScript. Both import ./events.
 //
-//	go run ./examples/chat      # http://127.0.0.1:8125/
+// In development, run it under the devserver, which builds client.wasm,
+// serves the pages and rebuilds and reloads on each edit:
+//
+//	go run ./cmd/devserver -web examples/chat/web -wasm ./examples/chat/client -run ./examples/chat
+//
+// In production, build the client assets once, then serve them:
+//
+//	go run ./cmd/devserver -wasm ./examples/chat/client -build /tmp/chat-assets
+//	go run ./examples/chat -assets /tmp/chat-assets     # http://127.0.0.1:8125/
+//
+// It listens on -addr, by default $TSUNAGI_ADDR (which the devserver sets
+// for -run) or 127.0.0.1:8125.
 package main
 
 import (
+	"context"
+	"embed"
 	"errors"
+	"flag"
+	"io/fs"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/tsunagi/tsunagi/examples/chat/events"
-	dev "github.com/tsunagi/tsunagi/internal/devserver"
 	"github.com/tsunagi/tsunagi/server"
+	"github.com/tsunagi/tsunagi/web"
 )
 
+// The chat's pages.
+//
+//go:embed web
+var pages embed.FS
+
 func main() {
-	dev.Main(dev.Config{
-		Addr: "127.0.0.1:8125",
-		Web:  "examples/chat/web",
-		Wasm: "github.com/tsunagi/tsunagi/examples/chat/client",
-	}, Setup)
+	addr := os.Getenv("TSUNAGI_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:8125"
+	}
+	flag.StringVar(&addr, "addr", addr, "address to listen on")
+	assets := flag.String("assets", "", "folder of the client assets written by `devserver -wasm ./examples/chat/client -build DIR`")
+	flag.Parse()
+	log.SetFlags(log.Ltime)
+	if err := run(addr, *assets); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(addr, assets string) error {
+	io := server.New(nil)
+	Setup(io)
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", io)
+	if assets != "" {
+		b, err := web.OpenBuild(os.DirFS(assets))
+		if err != nil {
+			return err
+		}
+		b.Handle(mux)
+	} else {
+		log.Printf("no -assets: serving no client.wasm (the devserver serves it in development)")
+	}
+	sub, _ := fs.Sub(pages, "web")
+	mux.Handle("/", http.FileServerFS(sub))
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Printf("listening on http://%s/", ln.Addr())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(io.Shutdown(sctx), hs.Shutdown(sctx))
 }
 
 // Setup installs the chat's handlers on io.
