@@ -28,6 +28,12 @@ type Config struct {
 	Addr string // -addr: where to listen
 	Web  string // -web: the folder of pages served at /
 	Wasm string // -wasm: the main package built as client.wasm
+	// -run: a main package to build and run as the server, instead of
+	// setup's handlers: it listens on $TSUNAGI_ADDR (or :$PORT), and the
+	// devserver proxies to it what it does not serve itself.
+	Run     string
+	NoWatch bool   // -watch=false: build once, no reload
+	Tags    string // -tags: build tags for client.wasm and the -run server
 }
 
 // DefaultWasm is the default client.wasm: the socket.io-client-shaped io().
@@ -52,9 +58,13 @@ func Main(def Config, setup func(*server.Server)) {
 	flag.StringVar(&cfg.Addr, "addr", def.Addr, "address to listen on")
 	flag.StringVar(&cfg.Web, "web", def.Web, "folder of pages to serve at /")
 	flag.StringVar(&cfg.Wasm, "wasm", def.Wasm, "main package to build as client.wasm (GOOS=js GOARCH=wasm)")
+	flag.StringVar(&cfg.Run, "run", def.Run, "main `package` to build and run as the server, behind the devserver (it listens on $"+EnvAddr+")")
+	watch := flag.Bool("watch", !def.NoWatch, "rebuild on changes, reload the pages, restart the -run server")
+	flag.StringVar(&cfg.Tags, "tags", def.Tags, "comma-separated build `tags` for client.wasm and the -run server")
 	buildDir := flag.String("build", "", "write a production build of the client assets into `DIR` and exit")
 	buildPkg := flag.String("pkg", "", "with -build: also write DIR/embed.go, a Go package `NAME` that embeds the build")
 	flag.Parse()
+	cfg.NoWatch = !*watch
 	log.SetFlags(log.Ltime)
 	if *buildDir != "" {
 		if err := Build(*buildDir, *buildPkg, cfg.Wasm, os.Stdout); err != nil {
@@ -83,37 +93,42 @@ func Run(cfg Config, setup func(*server.Server)) error {
 	}
 	defer ln.Close() // in case the build fails; Serve closes it too
 
+	loop, err := newLoop(cfg)
+	if err != nil {
+		return err
+	}
+	defer loop.stop() // the -run server ends with the devserver
 	log.Printf("building %s as client.wasm for http://%s/ …", cfg.Wasm, ln.Addr())
-	start := time.Now()
-	a, err := web.BuildWasm(ctx, cfg.Wasm, nil)
+	// A failed first build ends the devserver, unless it watches: then it
+	// serves the error until a change fixes it.
+	_, err = loop.buildWasm(ctx, true)
+	if err == nil && cfg.Run != "" {
+		log.Printf("building %s to run as the server …", cfg.Run)
+		err = loop.startChild(ctx)
+	}
 	if ctx.Err() != nil {
 		log.Printf("interrupted while building: bye")
 		return nil
 	}
-	if err != nil {
+	if err != nil && cfg.NoWatch {
 		return err
 	}
-	log.Printf("built client.wasm in %v: %d bytes, %d gzip", time.Since(start).Round(time.Millisecond), len(a.Wasm.Raw), len(a.Wasm.GZ))
-	// Brotli at its best takes a while the first time: serve gzip meanwhile.
-	go func() {
-		start := time.Now()
-		if err := a.AddBrotli(); err != nil {
-			log.Printf("brotli: %v (serving gzip)", err)
-			return
-		}
-		log.Printf("client.wasm brotli: %d bytes (%v)", len(a.Wasm.BR()), time.Since(start).Round(time.Millisecond))
-	}()
 
-	io := server.New(&server.Options{
-		OriginPatterns: LoopbackOrigins,
-		Logger:         slog.New(slog.NewTextHandler(os.Stderr, nil)),
-	})
-	setup(io)
+	var io *server.Server // with -run, the user's server is the endpoint
+	if cfg.Run == "" {
+		io = server.New(&server.Options{
+			OriginPatterns: LoopbackOrigins,
+			Logger:         slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		})
+		setup(io)
+	}
 
-	hs := &http.Server{Handler: Handler(io, cfg.Web, a), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 1 << 20}
+	hs := &http.Server{Handler: loop.handler(io), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 1 << 20}
+	hs.RegisterOnShutdown(loop.reload.Stop) // the pages reconnect to the next devserver
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	log.Printf("listening on http://%s/", ln.Addr())
+	go loop.run(ctx)
 	select {
 	case err := <-errc:
 		return err
@@ -142,7 +157,11 @@ func shutdown(io *server.Server, hs *http.Server, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	ioErr := make(chan error, 1)
-	go func() { ioErr <- io.Shutdown(ctx) }()
+	if io == nil {
+		ioErr <- nil
+	} else {
+		go func() { ioErr <- io.Shutdown(ctx) }()
+	}
 	err := hs.Shutdown(ctx)
 	err = errors.Join(<-ioErr, err)
 	if err != nil {
