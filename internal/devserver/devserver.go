@@ -28,6 +28,8 @@ type Config struct {
 	Addr string // -addr: where to listen
 	Web  string // -web: the folder of pages served at /
 	Wasm string // -wasm: the main package built as client.wasm
+	// -trace: print every handshake and every packet, decoded (trace.go).
+	Trace bool
 	// -run: a main package to build and run as the server, instead of
 	// setup's handlers: it listens on $TSUNAGI_ADDR (or :$PORT), and the
 	// devserver proxies to it what it does not serve itself.
@@ -58,6 +60,7 @@ func Main(def Config, setup func(*server.Server)) {
 	flag.StringVar(&cfg.Addr, "addr", def.Addr, "address to listen on")
 	flag.StringVar(&cfg.Web, "web", def.Web, "folder of pages to serve at /")
 	flag.StringVar(&cfg.Wasm, "wasm", def.Wasm, "main package to build as client.wasm (GOOS=js GOARCH=wasm)")
+	flag.BoolVar(&cfg.Trace, "trace", def.Trace, "print every WebSocket handshake and every Engine.IO and Socket.IO packet, decoded, to stderr")
 	flag.StringVar(&cfg.Run, "run", def.Run, "main `package` to build and run as the server, behind the devserver (it listens on $"+EnvAddr+")")
 	watch := flag.Bool("watch", !def.NoWatch, "rebuild on changes, reload the pages, restart the -run server")
 	flag.StringVar(&cfg.Tags, "tags", def.Tags, "comma-separated build `tags` for client.wasm and the -run server")
@@ -124,6 +127,14 @@ func Run(cfg Config, setup func(*server.Server)) error {
 	}
 
 	hs := &http.Server{Handler: loop.handler(io), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 1 << 20}
+	if cfg.Trace { // the endpoint through a relay that prints what passes
+		tr, err := TraceServer(os.Stderr, hs.Handler)
+		if err != nil {
+			return err
+		}
+		defer tr.Close() // after shutdown: the server's closes have reached the pages
+		hs.Handler = tr.Endpoint(hs.Handler)
+	}
 	hs.RegisterOnShutdown(loop.reload.Stop) // the pages reconnect to the next devserver
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
