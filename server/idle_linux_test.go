@@ -86,8 +86,19 @@ func testQuietConnectionsPark(t *testing.T, parking bool) {
 			}
 		}
 	}
-	a, b := joinMain(t, url, nil), joinMain(t, url, nil)
-	sa, sb := <-sockets, <-sockets
+	a, aID := join(t, url, nil)
+	b, bID := join(t, url, nil)
+	// The sockets by id: their OnConnection handlers run on the two
+	// connections' dispatchers, in either order.
+	bySID := map[string]*Socket{}
+	for range 2 {
+		s := take(t, sockets)
+		bySID[s.ID()] = s
+	}
+	sa, sb := bySID[aID], bySID[bID]
+	if sa == nil || sb == nil {
+		t.Fatalf("sockets %v, want %s and %s", bySID, aID, bID)
+	}
 	aDone, bDone := make(chan error, 1), make(chan error, 1)
 	go pongs(a, aDone)
 	go pongs(b, bDone)
