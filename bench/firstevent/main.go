@@ -1,7 +1,8 @@
 // Command firstevent measures, for scripts/bench, the time from page load
 // (navigation start) to the first event the page receives in headless
 // Chromium: the devserver's handler serves a page written for Socket.IO,
-// the loader and client.wasm, and the server emits `news` on connect.
+// the loader and client.wasm (built as `devserver -build` builds it for
+// production), and the server emits `news` on connect.
 //
 // It loads the page -loads times in one browser and prints one RESULT line:
 // the first (cold) load, the median of the others, and how client.wasm was
