@@ -132,19 +132,7 @@ func (p *Precompressed) AddBrotli() error {
 	out := b.Bytes()
 	p.br.Store(&out)
 	if path != "" && os.MkdirAll(filepath.Dir(path), 0o755) == nil {
-		tmp, err := os.CreateTemp(filepath.Dir(path), "*.tmp")
-		if err == nil {
-			_, err = tmp.Write(out)
-			if cerr := tmp.Close(); err == nil {
-				err = cerr
-			}
-			if err == nil {
-				err = os.Rename(tmp.Name(), path)
-			}
-			if err != nil {
-				os.Remove(tmp.Name())
-			}
-		}
+		_ = writeFile(path, out) // a cache: without it, the next start compresses again
 	}
 	return nil
 }
