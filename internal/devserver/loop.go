@@ -31,10 +31,11 @@ const (
 )
 
 // brotliSettle is how long a rebuilt client.wasm must stay the one served
-// before it is compressed with brotli (tens of seconds of one CPU): edits
-// come in runs, and only the last of a run is worth it. Gzip is served
-// meanwhile.
-const brotliSettle = 3 * time.Second
+// before it is compressed with brotli, which takes about 20 s of one CPU
+// (the devserver's first build is compressed at once, as always): while
+// edits come, that CPU is better spent on the next build, and on loopback
+// gzip loads about as fast. Gzip is served meanwhile.
+const brotliSettle = 20 * time.Second
 
 // devLoop is the dev loop of Run: it builds client.wasm and, with -run, the
 // user's server, serves the last good builds, and, while watching, rebuilds
