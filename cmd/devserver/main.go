@@ -9,6 +9,35 @@
 // It binds -addr before it builds client.wasm, so the port is its own from
 // the start (-addr 127.0.0.1:0 takes a free one), and prints
 // "listening on http://<address>/" with the bound address once it serves.
+//
+// It is a dev loop: it watches the pages folder (-web) and the Go packages
+// of the main module(s) that client.wasm is built from. A change of a page
+// reloads the open pages; a change of the client's code rebuilds
+// client.wasm and reloads them when the build differs (a no-op edit does
+// not reload). The pages need no change for it: every HTML page served
+// gets a small script that keeps a WebSocket to /_tsunagi/reload (loopback
+// pages only), reloads on command, shows a build error in an overlay until
+// the fix, and reloads after the devserver restarts. A failed build leaves
+// the last good one served, and prints the error here too. Gzip is served
+// at once, brotli once made (the first build at once, a rebuild after 20 s
+// without another).
+//
+// With -run PKG it builds the main package PKG, your own server, and runs
+// it as a child process instead of the demo's handlers. The child listens
+// on the address in $TSUNAGI_ADDR (127.0.0.1:port; $PORT holds the port
+// alone); the devserver serves the pages, client.wasm, the loader and the
+// reload endpoint itself and proxies everything else, /socket.io/ HTTP and
+// WebSocket included, to it. When its code changes it is rebuilt, then the
+// old process gets SIGINT (SIGKILL 5 s later) and the new one starts; open
+// pages reconnect by themselves. A broken build keeps the old one running
+// and shows the overlay. The child's output is printed with a [PKG]
+// prefix, and it ends with the devserver.
+//
+//	go run github.com/tsunagi/tsunagi/cmd/devserver -web web -wasm ./client -run ./server
+//
+// Flags: -addr, -web, -wasm as above; -run PKG; -watch=false to build once
+// and neither reload nor restart; -tags for both builds; -trace; -build.
+// `devserver -h` lists them.
 package main
 
 import (
