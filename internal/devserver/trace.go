@@ -56,7 +56,7 @@ type Trace struct {
 	cancel context.CancelFunc
 	mu     sync.Mutex
 	closed bool
-	live   map[*websocket.Conn]struct{} // both sockets of every relay running
+	live   map[*liveRelay]struct{} // the relays running
 	wg     sync.WaitGroup
 	conns  atomic.Int64 // numbers the requests traced
 }
@@ -87,7 +87,7 @@ func NewTrace(out io.Writer, target string, fallback http.Handler) (*Trace, erro
 		client:   &http.Client{Transport: &http.Transport{Proxy: nil, DialContext: (&net.Dialer{}).DialContext}},
 		ctx:      ctx,
 		cancel:   cancel,
-		live:     map[*websocket.Conn]struct{}{},
+		live:     map[*liveRelay]struct{}{},
 	}, nil
 }
 
@@ -134,14 +134,14 @@ const traceCloseWait = 5 * time.Second
 func (t *Trace) Close() error {
 	t.mu.Lock()
 	t.closed = true
-	live := make([]*websocket.Conn, 0, len(t.live))
-	for ws := range t.live {
-		live = append(live, ws)
+	live := make([]*liveRelay, 0, len(t.live))
+	for r := range t.live {
+		live = append(live, r)
 	}
 	t.mu.Unlock()
 	var closing sync.WaitGroup
-	for _, ws := range live {
-		closing.Go(func() { ws.Close(websocket.StatusGoingAway, "devserver shutting down") })
+	for _, r := range live {
+		closing.Go(r.shutdown)
 	}
 	done := make(chan struct{})
 	go func() { t.wg.Wait(); close(done) }()
@@ -173,23 +173,36 @@ func (t *Trace) enter() bool {
 	return true
 }
 
-// track adds the sockets of a relay to those Close ends, or reports false
-// when Close has begun.
-func (t *Trace) track(socks ...*websocket.Conn) bool {
+// liveRelay is a relay running, for Close to end.
+type liveRelay struct {
+	c            *connTrace
+	browser, srv *websocket.Conn
+}
+
+// shutdown closes both sides of the relay, concurrently.
+func (r *liveRelay) shutdown() {
+	const reason = "devserver shutting down"
+	r.c.line(note, "the devserver closes both sides: 1001 %s %q", statusName(websocket.StatusGoingAway), reason)
+	var wg sync.WaitGroup
+	for _, ws := range []*websocket.Conn{r.browser, r.srv} {
+		wg.Go(func() { ws.Close(websocket.StatusGoingAway, reason) })
+	}
+	wg.Wait()
+}
+
+// track adds a relay to those Close ends, or reports false when Close has
+// begun.
+func (t *Trace) track(r *liveRelay) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, ws := range socks {
-		t.live[ws] = struct{}{}
-	}
+	t.live[r] = struct{}{}
 	return !t.closed
 }
 
-func (t *Trace) untrack(socks ...*websocket.Conn) {
+func (t *Trace) untrack(r *liveRelay) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, ws := range socks {
-		delete(t.live, ws)
-	}
+	delete(t.live, r)
 }
 
 // ServeHTTP traces and relays one request of the Engine.IO endpoint.
@@ -254,10 +267,10 @@ func (t *Trace) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			browser.SetReadLimit(o.MaxPayload)
 		}
 	}
-	defer t.untrack(browser, srv)
-	if !t.track(browser, srv) { // Close began meanwhile, and missed these
-		browser.Close(websocket.StatusGoingAway, "devserver shutting down")
-		srv.Close(websocket.StatusGoingAway, "devserver shutting down")
+	live := &liveRelay{c: c, browser: browser, srv: srv}
+	defer t.untrack(live)
+	if !t.track(live) { // Close began meanwhile, and missed this one
+		live.shutdown()
 	}
 	t.relay(c, browser, srv)
 }

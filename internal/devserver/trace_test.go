@@ -549,6 +549,7 @@ func TestTraceRelayFrames(t *testing.T) {
 		"browser → server  binary     ERROR  tsunagi: binary message without a binary packet",
 		"browser → server  close      4001 status  \"bye\"",
 		"browser ← server  close      4002 status  \"asked for 4002\"",
+		`the devserver closes both sides: 1001 going away "devserver shutting down"`,
 		"browser → server  closed     message over the server's maxPayload",
 	)
 }
