@@ -70,13 +70,8 @@ func NewTrace(out io.Writer, target string, fallback http.Handler) (*Trace, erro
 	if err != nil {
 		return nil, fmt.Errorf("trace: relay target: %w", err)
 	}
-	switch u.Scheme {
-	case "ws", "http":
-		u.Scheme = "ws"
-	case "wss", "https":
-		u.Scheme = "wss"
-	default:
-		return nil, fmt.Errorf("trace: relay target %q: want a ws:// or http:// URL", target)
+	if u.Host == "" || !slices.Contains([]string{"ws", "wss", "http", "https"}, u.Scheme) {
+		return nil, fmt.Errorf("trace: relay target %q: want a ws:// or http:// URL", target) // Dial takes all four
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Trace{
