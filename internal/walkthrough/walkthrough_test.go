@@ -1,11 +1,11 @@
-//go:build !js
+//go:build unix
 
 // Package walkthrough runs the README's "your own app" walkthrough as
 // written: every code block marked with an HTML comment
 //
 //	<!-- walkthrough: file PATH -->   a file to write (a later one replaces it)
 //	<!-- walkthrough: run -->         shell commands to run, in order
-//	<!-- walkthrough: dev -->         the development command (not run: it serves until stopped)
+//	<!-- walkthrough: dev -->         the development command, run until the page works, then stopped
 //	<!-- walkthrough: serve -->       the production binary, started and driven from Chromium
 //
 // in a temporary module that reaches this checkout through a replace, with
@@ -23,6 +23,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -101,7 +102,7 @@ func steps(t *testing.T, readme []byte) []step {
 const getLine = "go get github.com/tsunagi/tsunagi@latest"
 
 // TestWalkthrough runs the walkthrough: a new module, its files, the
-// development build checked (go vet, both targets), the production build
+// devserver with -run serving the app in Chromium, the production build
 // (-build -pkg), the production binary built and started, and Chromium on
 // its page: the page gets the server's greeting and the server gets the
 // page's answer, with client.wasm loaded under its content-hashed name.
@@ -164,14 +165,12 @@ func TestWalkthrough(t *testing.T) {
 					"\ncp "+shellQuote(filepath.Join(root, "go.sum"))+" go.sum", 1)
 			sh(what, script)
 		case "dev":
-			// The development command serves until stopped (and runs the
-			// server with -run, which cmd/devserver's own tests cover);
-			// here, what it builds must build: the server natively, the
-			// client for js/wasm.
-			if !strings.HasPrefix(strings.TrimSpace(s.body), "go run github.com/tsunagi/tsunagi/cmd/devserver ") {
-				t.Fatalf("%s: %q is not the devserver", what, s.body)
+			line := strings.TrimSpace(s.body)
+			if !strings.HasPrefix(line, "go run github.com/tsunagi/tsunagi/cmd/devserver ") || strings.Contains(line, "\n") {
+				t.Fatalf("%s: %q is not one devserver command", what, s.body)
 			}
-			sh(what+": what it builds", "go vet ./...\nGOOS=js GOARCH=wasm go vet ./client")
+			sh(what+": go vet of what it builds", "go vet ./...\nGOOS=js GOARCH=wasm go vet ./client")
+			dev(t, ctx, line, cwd, env)
 		case "serve":
 			serve = s
 		}
@@ -227,12 +226,51 @@ func TestWalkthrough(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.Navigate(url)); err != nil {
 		t.Fatal(err)
 	}
-	testenv.WaitJS(t, bctx, "the server's greeting on the page",
-		`document.getElementById("greeting").textContent`, `s => s === "hello from the server"`)
-	p.WaitOutput(t, wait.Deadline(), `\S+ answered: hello from Go in the browser`)
+	greeted(t, bctx, p)
 	testenv.WaitJS(t, bctx, "client.wasm loaded under its hashed name",
 		`performance.getEntriesByType("resource").map(e => new URL(e.name).pathname)`,
 		`names => names.includes("/`+hashed[1]+`")`)
+}
+
+// dev runs the development command as written, on a free port, until the
+// page it serves has the server's greeting and the server (run by the
+// devserver with -run) has the page's answer; then stops it with SIGINT,
+// as Ctrl-C would, and checks that it ends gracefully.
+func dev(t *testing.T, ctx context.Context, line, dir string, env []string) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, "sh", "-c", "exec "+line+" -addr 127.0.0.1:0")
+	cmd.Dir = dir
+	cmd.Env = env
+	p := testenv.Start(t, cmd)
+	// The devserver's line, not the one of the server it runs (which its
+	// output shows too, after "[.] ").
+	url := p.WaitOutput(t, testenv.BuildDeadline(), `(?m)^[\d:]+ listening on (http://127\.0\.0\.1:\d+/)`)[1]
+	tab, cancel := context.WithTimeout(testenv.NewBrowser(t), testenv.BuildDeadline())
+	defer cancel()
+	if err := chromedp.Do(tab, chromedp.Navigate(url)); err != nil {
+		t.Fatal(err)
+	}
+	greeted(t, tab, p)
+	// The whole group: go run and the devserver it started.
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	// go run, interrupted too, exits 1 however its program ended: the
+	// devserver's goodbye says that it ended gracefully.
+	err := p.WaitExit(t, "SIGINT")
+	if !strings.HasSuffix(p.Output(), "bye\n") {
+		t.Fatalf("the devserver did not end gracefully after SIGINT (%v)", err)
+	}
+}
+
+// greeted waits until the page of tab shows the server's greeting and the
+// server's output p says it got the page's answer.
+func greeted(t *testing.T, tab context.Context, p *testenv.Process) {
+	t.Helper()
+	testenv.WaitJS(t, tab, "the server's greeting on the page",
+		`({status: document.getElementById("status").textContent, greeting: document.getElementById("greeting").textContent})`,
+		`s => s.greeting === "hello from the server"`)
+	p.WaitOutput(t, wait.Deadline(), `\S+ answered: hello from Go in the browser`)
 }
 
 // goEnv is the environment of the walkthrough's commands: the host's, the
