@@ -35,9 +35,17 @@
 //
 //	go run github.com/tsunagi/tsunagi/cmd/devserver -web web -wasm ./client -run ./server
 //
+// With -build DIR it serves nothing: it builds client.wasm for production
+// (-trimpath -ldflags=-s -w; development builds keep the wasm name section)
+// and writes DIR: client.<hash>.wasm with .br and .gz, wasm_exec.<hash>.js,
+// the loader naming them, manifest.json; with -pkg NAME also DIR/embed.go,
+// a package NAME whose FS embeds them. web.OpenBuild serves either.
+//
+//	go run github.com/tsunagi/tsunagi/cmd/devserver -wasm ./client -build dist -pkg dist
+//
 // Flags: -addr, -web, -wasm as above; -run PKG; -watch=false to build once
-// and neither reload nor restart; -tags for both builds; -trace; -build.
-// `devserver -h` lists them.
+// and neither reload nor restart; -tags for both builds; -trace; -build DIR
+// and -pkg NAME. `devserver -h` lists them.
 package main
 
 import (
