@@ -17,20 +17,26 @@ import (
 )
 
 // Build is the body of `devserver -build DIR [-pkg NAME]`: it builds
-// wasmPkg for production (-trimpath -ldflags=-s -w) and writes the client
+// cfg.Wasm for production (-trimpath -ldflags=-s -w, and cfg.Tags) and
+// writes the client
 // assets into dir with web.WriteBuild: client.<hash>.wasm, .br and .gz,
 // wasm_exec.<hash>.js, the loader naming them, and manifest.json. With a
 // package name, it also writes dir/embed.go, a Go package of that name
 // whose FS embeds the files, to be served with web.OpenBuild. It reports
 // each file and its size to out. SIGINT or SIGTERM ends it.
-func Build(dir, pkgName, wasmPkg string, out io.Writer) error {
+func Build(dir, pkgName string, cfg Config, out io.Writer) error {
+	wasmPkg := cfg.Wasm
+	opts := &web.BuildOptions{Production: true}
+	if cfg.Tags != "" {
+		opts.Flags = []string{"-tags=" + cfg.Tags}
+	}
 	if pkgName != "" && (!token.IsIdentifier(pkgName) || pkgName == "main") {
 		return fmt.Errorf("-pkg %q: want the name of an importable Go package", pkgName)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
-	a, err := web.BuildWasm(ctx, wasmPkg, &web.BuildOptions{Production: true})
+	a, err := web.BuildWasm(ctx, wasmPkg, opts)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ import (
 func TestBuild(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "dist")
 	var out bytes.Buffer
-	if err := Build(dir, "dist", DefaultWasm, &out); err != nil {
+	if err := Build(dir, "dist", Config{Wasm: DefaultWasm}, &out); err != nil {
 		t.Fatal(err)
 	}
 	b, err := web.OpenBuild(os.DirFS(dir))
@@ -37,7 +37,7 @@ func TestBuild(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"main", "my-pkg", "1x", "func"} {
-		if err := Build(t.TempDir(), bad, DefaultWasm, &out); err == nil {
+		if err := Build(t.TempDir(), bad, Config{Wasm: DefaultWasm}, &out); err == nil {
 			t.Errorf("-pkg %q: no error", bad)
 		}
 	}

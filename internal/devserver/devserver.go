@@ -70,7 +70,7 @@ func Main(def Config, setup func(*server.Server)) {
 	cfg.NoWatch = !*watch
 	log.SetFlags(log.Ltime)
 	if *buildDir != "" {
-		if err := Build(*buildDir, *buildPkg, cfg.Wasm, os.Stdout); err != nil {
+		if err := Build(*buildDir, *buildPkg, cfg, os.Stdout); err != nil {
 			log.Fatal(err)
 		}
 		return
