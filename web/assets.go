@@ -143,11 +143,6 @@ func (p *Precompressed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.serve(w, r, cacheRevalidate)
 }
 
-// Immutable serves the file under a content-hashed name: cached for a year.
-func (p *Precompressed) Immutable() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serve(w, r, cacheImmutable) })
-}
-
 func (p *Precompressed) serve(w http.ResponseWriter, r *http.Request, cache string) {
 	v := variants{
 		typ:   p.typ,
