@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -280,4 +281,25 @@ func TestRunChild(t *testing.T) {
 		conn.Close()
 		t.Fatalf("the -run server still listens on %s after the devserver exited", addr)
 	}
+}
+
+// TestFirstBuildFails: while watching, a client that does not build at the
+// start leaves the devserver serving, with the error as the answer for
+// client.wasm, and the fix builds it.
+func TestFirstBuildFails(t *testing.T) {
+	mod := userModule(t)
+	marker := filepath.Join(mod, "client", "marker.go")
+	write(t, marker, "package main\n\nfunc init() { undefinedThing() }\n")
+	d := startIn(t, mod, "-web", "web", "-wasm", "./client")
+	resp, body := d.get(t, "/client.wasm")
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "undefinedThing") {
+		t.Fatalf("GET /client.wasm after a failed first build: %d %.300q, want 503 with the error", resp.StatusCode, body)
+	}
+	write(t, marker, fmt.Sprintf(clientMarker, "v1"))
+	d.proc.WaitOutput(t, testenv.BuildDeadline(), `built client\.wasm in`)
+	resp, body = d.get(t, "/client.wasm")
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(string(body), "\x00asm") {
+		t.Fatalf("GET /client.wasm after the fix: %d, want the build", resp.StatusCode)
+	}
+	d.stop(t)
 }

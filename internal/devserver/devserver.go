@@ -101,13 +101,18 @@ func Run(cfg Config, setup func(*server.Server)) error {
 		return err
 	}
 	defer loop.stop() // the -run server ends with the devserver
+	watching := loop.startWatching(ctx)
 	log.Printf("building %s as client.wasm for http://%s/ …", cfg.Wasm, ln.Addr())
 	// A failed first build ends the devserver, unless it watches: then it
 	// serves the error until a change fixes it.
 	_, err = loop.buildWasm(ctx, true)
-	if err == nil && cfg.Run != "" {
+	if cfg.Run != "" && (err == nil || !cfg.NoWatch) && ctx.Err() == nil {
 		log.Printf("building %s to run as the server …", cfg.Run)
-		err = loop.startChild(ctx)
+		err = errors.Join(err, loop.startChild(ctx))
+	}
+	select {
+	case <-watching:
+	case <-ctx.Done():
 	}
 	if ctx.Err() != nil {
 		log.Printf("interrupted while building: bye")
@@ -147,7 +152,11 @@ func Run(cfg Config, setup func(*server.Server)) error {
 	}
 	stop() // a second SIGINT kills at once, as usual
 	log.Printf("shutting down …")
-	if err := shutdown(io, hs, shutdownTimeout); err != nil {
+	endpoint := loop.stopChild // with -run, its server ends its sessions
+	if io != nil {
+		endpoint = io.Shutdown
+	}
+	if err := shutdown(endpoint, hs, shutdownTimeout); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Printf("bye")
@@ -158,21 +167,17 @@ func Run(cfg Config, setup func(*server.Server)) error {
 // are closed.
 const shutdownTimeout = 5 * time.Second
 
-// shutdown stops the Socket.IO server and the HTTP server at once: the
+// shutdown stops the Socket.IO endpoint and the HTTP server at once: the
 // listener closes right away, so that a client that reconnects meanwhile
 // is refused rather than accepted by a server on its way out, while the
 // Socket.IO server ends its sessions (and with them any long-poll request
 // that hs.Shutdown would otherwise wait for). When the timeout passes
 // first, every connection left is closed.
-func shutdown(io *server.Server, hs *http.Server, timeout time.Duration) error {
+func shutdown(endpoint func(context.Context) error, hs *http.Server, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	ioErr := make(chan error, 1)
-	if io == nil {
-		ioErr <- nil
-	} else {
-		go func() { ioErr <- io.Shutdown(ctx) }()
-	}
+	go func() { ioErr <- endpoint(ctx) }()
 	err := hs.Shutdown(ctx)
 	err = errors.Join(<-ioErr, err)
 	if err != nil {

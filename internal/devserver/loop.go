@@ -255,18 +255,35 @@ func (l *devLoop) listSources(ctx context.Context, t target) {
 	}
 }
 
-// run watches until ctx ends: each batch of changes rebuilds what it
+// startWatching starts watching, until ctx ends, and returns a channel
+// closed once the watches are set: Run waits for it before it says that
+// it serves, so no change made after that line is missed. It runs beside
+// the first builds (go list is quicker than go build); a change made
+// during them is handled once run starts.
+func (l *devLoop) startWatching(ctx context.Context) <-chan struct{} {
+	done := make(chan struct{})
+	if l.watch == nil {
+		close(done)
+		return done
+	}
+	go l.watch.run(ctx)
+	go func() {
+		defer close(done)
+		l.listSources(ctx, targetWasm|targetRun)
+		log.Printf("watching %s and the Go packages of the builds (-watch=false to stop)", l.cfg.Web)
+	}()
+	return done
+}
+
+// run handles the changes until ctx ends: each batch rebuilds what it
 // concerns (client.wasm and the server at once), then reloads the pages
 // when a page or client.wasm changed.
 func (l *devLoop) run(ctx context.Context) {
 	if l.watch == nil {
 		return
 	}
-	go l.watch.run(ctx)
 	go l.compressRebuilds(ctx)
 	all := targetWasm | targetRun
-	l.listSources(ctx, all)
-	log.Printf("watching %s and the Go packages of the builds (-watch=false to stop)", l.cfg.Web)
 	for {
 		select {
 		case <-ctx.Done():
@@ -413,4 +430,11 @@ func (l *devLoop) stop() {
 	if l.child != nil {
 		l.child.Stop()
 	}
+}
+
+// stopChild is stop for shutdown: the server of -run ends its sessions
+// while the devserver's HTTP server shuts down.
+func (l *devLoop) stopChild(context.Context) error {
+	l.stop()
+	return nil
 }
