@@ -58,6 +58,10 @@ func main() {
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", io)
+	mux.HandleFunc("/hello.html", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write([]byte("<body>hello from " + version + "</body>"))
+	})
 	hs := &http.Server{Addr: os.Getenv("TSUNAGI_ADDR"), Handler: mux}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -256,6 +260,11 @@ func TestRunChild(t *testing.T) {
 	d := startIn(t, mod, "-web", "web", "-run", "./server")
 	addr := d.proc.WaitOutput(t, wait.Deadline(), `it listens on (127\.0\.0\.1:\d+) \(TSUNAGI_ADDR`)[1]
 	d.proc.WaitOutput(t, wait.Deadline(), regexp.QuoteMeta(`[server] `)+`.*server v1 on `+regexp.QuoteMeta(addr))
+	// What the pages folder does not hold goes to the server; its HTML
+	// gets the reload script too.
+	if resp, body := d.get(t, "/hello.html"); resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "hello from v1") || !strings.Contains(string(body), `src="/_tsunagi/reload.js"`) {
+		t.Fatalf("GET /hello.html through the devserver: %d %q, want the server's page with the reload script", resp.StatusCode, body)
+	}
 	ctx, loads := browserPage(t, d.base+"/")
 	waitPage(t, ctx, "the news of server v1", `document.getElementById("log").textContent.includes('{"hello":"v1"}')`)
 
