@@ -133,7 +133,9 @@ type watcher struct {
 }
 
 func newWatcher(pages string) (*watcher, error) {
-	fw, err := fsnotify.NewWatcher()
+	// Buffered, so that the end of a burst can tell events that are
+	// already waiting from a quiet file system.
+	fw, err := fsnotify.NewBufferedWatcher(256)
 	if err != nil {
 		return nil, err
 	}
@@ -297,6 +299,10 @@ func (w *watcher) run(ctx context.Context) {
 			}
 			timer.Reset(wait)
 		case <-timer.C:
+			if len(w.fs.Events) > 0 && time.Since(first) < maxWait {
+				timer.Reset(quiet) // more of the burst, read late: it is not over
+				continue
+			}
 			first = time.Time{}
 			select {
 			case w.batch <- struct{}{}:
