@@ -47,7 +47,10 @@ type Options struct {
 	AckTimeout time.Duration
 	// WriteTimeout bounds each write to a client, and how long a client
 	// whose queue overflowed may take to drain it; a client that does not
-	// read in time is disconnected with ReasonSlowClient. Defaults to 10 s.
+	// read in time is disconnected with ReasonSlowClient. It also bounds
+	// how long any connection the server closes takes to end (the client
+	// reads what is queued and answers the close frame): then it is
+	// dropped. Defaults to 10 s.
 	WriteTimeout time.Duration
 	// MaxQueue is the most outgoing WebSocket messages queued for one
 	// connection (a binary attachment is one more). It absorbs bursts: the
