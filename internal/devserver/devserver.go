@@ -61,7 +61,7 @@ func Main(def Config, setup func(*server.Server)) {
 	flag.StringVar(&cfg.Web, "web", def.Web, "folder of pages to serve at /")
 	flag.StringVar(&cfg.Wasm, "wasm", def.Wasm, "main package to build as client.wasm (GOOS=js GOARCH=wasm)")
 	flag.BoolVar(&cfg.Trace, "trace", def.Trace, "print every WebSocket handshake and every Engine.IO and Socket.IO packet, decoded, to stderr")
-	flag.StringVar(&cfg.Run, "run", def.Run, "main `package` to build and run as the server, behind the devserver (it listens on $"+EnvAddr+")")
+	flag.StringVar(&cfg.Run, "run", def.Run, "main `package` to build and run as the server, behind the devserver: it listens on $"+EnvAddr+" (host:port) or $"+EnvPort+", the devserver proxies to it")
 	watch := flag.Bool("watch", !def.NoWatch, "rebuild on changes, reload the pages, restart the -run server")
 	flag.StringVar(&cfg.Tags, "tags", def.Tags, "comma-separated build `tags` for client.wasm and the -run server")
 	buildDir := flag.String("build", "", "write a production build of the client assets into `DIR` and exit")
