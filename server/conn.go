@@ -86,6 +86,7 @@ type conn struct {
 	tasks        []func()  // for the dispatcher, in arrival order
 	dispatching  bool      // a dispatcher goroutine runs
 	sockets      []*Socket // one per namespace joined
+	connecting   []string  // namespaces whose CONNECT is queued or running: a second one is refused
 	closeReason  string
 	closeCode    websocket.StatusCode
 	closed       bool
@@ -405,8 +406,14 @@ func (c *conn) handleMessage(typ websocket.MessageType, msg []byte) (err error) 
 func (c *conn) handlePacket(p wire.Packet) error {
 	switch p.Type {
 	case wire.Connect:
+		// A CONNECT still queued for the dispatcher has no socket yet: the
+		// namespace is marked here, on the reader, so that two in a row are
+		// refused as surely as one after the socket exists.
 		c.mu.Lock()
-		dup := c.lookupSocket(p.Namespace) != nil
+		dup := c.lookupSocket(p.Namespace) != nil || slices.Contains(c.connecting, p.Namespace)
+		if !dup {
+			c.connecting = append(c.connecting, p.Namespace)
+		}
 		c.mu.Unlock()
 		if dup {
 			return fmt.Errorf("tsunagi: second CONNECT to namespace %q", p.Namespace)
@@ -452,6 +459,19 @@ func (c *conn) socket(nsp string) *Socket {
 
 // lookupSocket returns the socket of namespace nsp, under c.mu. A
 // connection has a socket or a few: a slice costs less than a map.
+// connectDone ends the CONNECT to nsp that the reader marked: the namespace
+// now has a socket, or was refused and may be asked again.
+func (c *conn) connectDone(nsp string) {
+	c.mu.Lock()
+	if i := slices.Index(c.connecting, nsp); i >= 0 {
+		c.connecting = slices.Delete(c.connecting, i, i+1)
+	}
+	if len(c.connecting) == 0 {
+		c.connecting = nil
+	}
+	c.mu.Unlock()
+}
+
 func (c *conn) lookupSocket(nsp string) *Socket {
 	for _, s := range c.sockets {
 		if s.nsp.name == nsp {
@@ -530,6 +550,7 @@ func (c *conn) safeCall(what string, fn func() error) {
 // connect runs the namespace middleware and, when it passes, creates the
 // socket. A dynamic namespace's child is created here, on first CONNECT.
 func (c *conn) connect(p wire.Packet) {
+	defer c.connectDone(p.Namespace)
 	now := time.Now()
 	hs := func() Handshake { return c.handshake(p.Data, now) }
 	for attempt := 0; ; attempt++ {
