@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/coder/websocket"
 
@@ -54,7 +53,7 @@ func TestTaskQueueBackpressure(t *testing.T) {
 		})
 		url := startPlain(t, srv)
 		ws := joinMain(t, url, nil)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 		const n = 3 * maxTasks
 		for i := range n {
 			if err := ws.Write(ctx, websocket.MessageText, []byte(`42["n",`+strconv.Itoa(i)+`]`)); err != nil {

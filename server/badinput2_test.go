@@ -51,7 +51,7 @@ func echoServer(t *testing.T, opts *server.Options) (*server.Server, string, *lo
 // stillServes fails the test unless c's echo round-trips.
 func stillServes(t *testing.T, c *wasmclient.Socket) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	if res, err := echo.Call(ctx, c, "still here"); err != nil || res != "still here" {
 		t.Fatalf("the well-behaved client: %q, %v", res, err)
@@ -113,6 +113,8 @@ func TestBadInputAcksNeverAnswered(t *testing.T) {
 			t.Fatalf("EmitWithAck: %v, want ErrAckTimeout", err)
 		}
 	}
+	// The 3 s is the guarantee under test (the acks time out together, not
+	// one after another), not a wait.
 	if d := time.Since(begin); d > 3*time.Second {
 		t.Errorf("%d unanswered acks took %v to time out (AckTimeout 200ms)", n, d)
 	}
@@ -372,12 +374,12 @@ func TestBadInputAuthThatPanicsMiddleware(t *testing.T) {
 // frames a WebSocket library would not send.
 func rawWebSocket(t *testing.T, url string, header http.Header) (net.Conn, *bufio.Reader) {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "http://"), 5*time.Second)
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "http://"), wait.Deadline())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	conn.SetDeadline(time.Now().Add(wait.Deadline()))
 	var key [16]byte
 	rand.Read(key[:])
 	req, _ := http.NewRequest("GET", url+"/socket.io/?EIO=4&transport=websocket", nil)
@@ -469,7 +471,7 @@ func TestBadInputInvalidUTF8(t *testing.T) {
 			ws := joined(t, url)
 			writeText(t, ws, msg)
 			_ = ws.Write(context.Background(), websocket.MessageText, []byte(`429["echo","next"]`))
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 			defer cancel()
 			if _, b, err := ws.Read(ctx); err == nil {
 				t.Errorf("the connection is still open: the server answered %q", b)
@@ -607,7 +609,7 @@ func TestBadInputCrossOrigin(t *testing.T) {
 		{"", true}, // not a browser
 	} {
 		t.Run(tc.origin, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 			defer cancel()
 			h := http.Header{}
 			if tc.origin != "" {
@@ -679,12 +681,12 @@ func TestBadInputH2C(t *testing.T) {
 		{"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			conn, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "http://"), 5*time.Second)
+			conn, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "http://"), wait.Deadline())
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer conn.Close()
-			conn.SetDeadline(time.Now().Add(5 * time.Second))
+			conn.SetDeadline(time.Now().Add(wait.Deadline()))
 			if _, err := io.WriteString(conn, tc.request); err != nil {
 				t.Fatal(err)
 			}
@@ -736,12 +738,12 @@ func TestBadInputHugeHeaders(t *testing.T) {
 		{"40,000 small headers", strings.Repeat("X-Many: aaaaaaaaaaaaaaaaaaaaaaaa\r\n", 40_000)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			conn, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "http://"), 5*time.Second)
+			conn, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "http://"), wait.Deadline())
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer conn.Close()
-			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			conn.SetDeadline(time.Now().Add(wait.Deadline()))
 			// The server answers before it has read everything: write in
 			// the background and read the answer.
 			var wg sync.WaitGroup
@@ -777,7 +779,7 @@ func TestBadInputSlowHeaders(t *testing.T) {
 	srv, _, _, good := echoServer(t, nil)
 	const timeout = 300 * time.Millisecond
 	url := startHTTPServer(t, srv, timeout)
-	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "http://"), 5*time.Second)
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "http://"), wait.Deadline())
 	if err != nil {
 		t.Fatal(err)
 	}

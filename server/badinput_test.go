@@ -4,10 +4,10 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/tsunagi/tsunagi/internal/wait"
 	"github.com/tsunagi/tsunagi/server"
 	"github.com/tsunagi/tsunagi/shared"
 	"github.com/tsunagi/tsunagi/shared/wire"
@@ -16,7 +16,7 @@ import (
 // expectClosed reads until the server closes ws and returns the close error.
 func expectClosed(t *testing.T, ws *websocket.Conn) error {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	for {
 		if _, _, err := ws.Read(ctx); err != nil {
@@ -81,7 +81,7 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 				}
 			}
 			// The well-behaved client is unaffected.
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 			defer cancel()
 			if res, err := echo.Call(ctx, good, tc.name); err != nil || res != tc.name {
 				t.Fatalf("good client after %q: %q, %v", tc.name, res, err)
@@ -129,7 +129,7 @@ func TestPanickingHandlerIsRecovered(t *testing.T) {
 	})
 	c := dial(t, url, nil)
 	c.Emit("boom")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	if res, err := echo.Call(ctx, c, "still here"); err != nil || res != "still here" {
 		t.Fatalf("after a panic: %q, %v", res, err)
@@ -149,7 +149,7 @@ func TestUndecodablePayloadReachesErrorPath(t *testing.T) {
 	})
 	c := dial(t, url, nil)
 	c.Emit("my other event", 42) // not an object
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	// A request whose payload does not decode gets an error reply.
 	_, err := c.EmitWithAck(ctx, "echo", map[string]any{"not": "a string"})

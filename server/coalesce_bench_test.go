@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/tsunagi/tsunagi/internal/wait"
 )
 
 // BenchmarkBroadcastStream measures broadcasts in a stream, as a chat or a
@@ -78,23 +80,34 @@ func benchStream(b *testing.B, n int, noCoalesce bool) {
 		return m
 	}
 	payload := strings.Repeat("x", 100)
+	sent := int64(0)
+	// catchUp polls, every so often (finely: the benchmark's clock runs),
+	// until the slowest client is at most lag events behind, and ends the
+	// benchmark when that takes longer than wait.Deadline().
+	deadline := wait.Deadline()
+	catchUp := func(lag int64, every time.Duration) {
+		var end time.Time
+		for sent-least() > lag {
+			if end.IsZero() {
+				end = time.Now().Add(deadline)
+			} else if time.Now().After(end) {
+				b.Fatalf("the slowest client is still %d events behind after %v", sent-least(), deadline)
+			}
+			time.Sleep(every)
+		}
+	}
 	writes0 := cl.writes.Load()
 	b.ResetTimer()
-	sent := int64(0)
 	for b.Loop() {
 		if sent%16 == 0 {
-			for sent-least() > 256 {
-				time.Sleep(20 * time.Microsecond)
-			}
+			catchUp(256, 20*time.Microsecond)
 		}
 		if err := srv.Emit("b", payload); err != nil {
 			b.Fatal(err)
 		}
 		sent++
 	}
-	for least() < sent {
-		time.Sleep(100 * time.Microsecond)
-	}
+	catchUp(0, 100*time.Microsecond)
 	b.StopTimer()
 	d := float64(sent) * float64(n)
 	b.ReportMetric(d/b.Elapsed().Seconds(), "deliveries/s")

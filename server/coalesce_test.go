@@ -189,7 +189,7 @@ func serveOn(t testing.TB, srv *Server, wrap func(net.Listener) net.Listener) st
 	}
 	hs.Start()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 		defer cancel()
 		srv.Shutdown(ctx)
 		hs.Close()
@@ -213,7 +213,7 @@ func joinMain(t testing.TB, url string, opts *websocket.DialOptions) *websocket.
 // socket's id from the CONNECT reply.
 func join(t testing.TB, url string, opts *websocket.DialOptions) (*websocket.Conn, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	ws, _, err := websocket.Dial(ctx, url, opts)
 	if err != nil {
@@ -250,7 +250,7 @@ func join(t testing.TB, url string, opts *websocket.DialOptions) (*websocket.Con
 
 func readN(t *testing.T, ws *websocket.Conn, n int) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	var out []string
 	for range n {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/tsunagi/tsunagi/internal/wait"
 	"github.com/tsunagi/tsunagi/server"
 	"github.com/tsunagi/tsunagi/shared"
 	"github.com/tsunagi/tsunagi/shared/wire"
@@ -111,7 +112,7 @@ func socketIOSession(t *testing.T, url string) *websocket.Conn {
 // readMessage reads one message of either type.
 func readMessage(t *testing.T, ws *websocket.Conn) (websocket.MessageType, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	typ, b, err := ws.Read(ctx)
 	if err != nil {
@@ -161,7 +162,7 @@ func TestConformanceOpenPacket(t *testing.T) {
 	t.Parallel()
 	_, url := startSuiteServer(t, nil)
 	ws := rawDial(t, url)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	typ, b, err := ws.Read(ctx)
 	if err != nil || typ != websocket.MessageText || len(b) == 0 || b[0] != '0' {
@@ -264,7 +265,7 @@ func TestConformanceHandshakeErrors(t *testing.T) {
 
 	// The same refusals reach a WebSocket client as a failed handshake.
 	for _, query := range []string{"transport=websocket", "EIO=abc&transport=websocket", "EIO=4", "EIO=4&transport=abc"} {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 		ws, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/socket.io/?"+query, nil)
 		cancel()
 		if err == nil {
@@ -672,7 +673,7 @@ func TestConformanceServerAcks(t *testing.T) {
 	srv.Of("/custom").OnConnection(func(s *server.Socket) {
 		go func() {
 			for _, arg := range []any{"question", []byte{1, 2}} {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 				a, err := s.EmitWithAck(ctx, "ask", arg)
 				cancel()
 				if err != nil {

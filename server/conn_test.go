@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/coder/websocket"
 
@@ -30,7 +29,7 @@ func TestReaderPanicFailsOneConnection(t *testing.T) {
 	if err := bad.Write(context.Background(), websocket.MessageText, []byte("437[]")); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	for { // until the close frame, which the client answers
 		if _, _, err := bad.Read(ctx); err != nil {

@@ -25,7 +25,7 @@ func TestHeartbeatsManyConnections(t *testing.T) {
 	reasons := make(chan string, n)
 	srv.OnConnection(func(s *Socket) { s.OnDisconnect(func(r string) { reasons <- r }) })
 	url := startPlain(t, srv)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 
 	pings := make([][]time.Time, n)

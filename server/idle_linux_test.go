@@ -70,7 +70,7 @@ func testQuietConnectionsPark(t *testing.T, parking bool) {
 		sockets <- s
 	})
 	url := startPlain(t, srv)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 
 	// A client that never answers pings would be dropped: these answer.
@@ -208,7 +208,7 @@ func TestBusyConnectionKeepsItsGoroutines(t *testing.T) {
 	})
 	url := startPlain(t, srv)
 	ws := joinMain(t, url, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	before := srv.helpersStarted.Load()
 	const n = 200

@@ -61,7 +61,7 @@ func testIdlerUnderChurn(t *testing.T, parking bool) {
 		mu.Unlock()
 	})
 	url := startPlain(t, srv)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*wait.Deadline()) // the whole test's clients
 	defer cancel()
 
 	const clients = 60

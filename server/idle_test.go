@@ -213,12 +213,12 @@ func TestIdleClientProcess(t *testing.T) {
 func TestFramesSentWithTheUpgrade(t *testing.T) {
 	t.Parallel()
 	_, url, _ := start(t, nil)
-	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "http://"), 5*time.Second)
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "http://"), wait.Deadline())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	conn.SetDeadline(time.Now().Add(wait.Deadline()))
 	req := "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
 		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
 	connect := []byte{0x81, 0x80 | 2, 0, 0, 0, 0, '4', '0'} // "40", masked with zeros

@@ -370,7 +370,7 @@ func TestBroadcastEmitWithAck(t *testing.T) {
 	silent := newPeer(t, url, "/")
 	S := reg.get(t, silent, "/")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	replies, err := srv.To("r").EmitWithAck(ctx, "q", "hi")
 	if err != nil {
@@ -391,7 +391,8 @@ func TestBroadcastEmitWithAck(t *testing.T) {
 		t.Errorf("empty target: %v, %v", replies, err)
 	}
 
-	// One silent socket: the others' replies and ErrAckTimeout.
+	// One silent socket: the others' replies and ErrAckTimeout, at the
+	// deadline under test (1 s), which is not a wait.
 	S.Join("r")
 	short, cancel2 := context.WithTimeout(context.Background(), time.Second)
 	defer cancel2()
@@ -628,7 +629,7 @@ func TestDynamicNamespaces(t *testing.T) {
 
 func rawDialQuery(t *testing.T, url, query string) *websocket.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	ws, _, err := websocket.Dial(ctx, strings.Replace(url, "http", "ws", 1)+"/socket.io/?EIO=4&transport=websocket&"+query, nil)
 	if err != nil {

@@ -68,7 +68,7 @@ func start(t *testing.T, opts *server.Options) (*server.Server, string, *logBuff
 	srv := server.New(opts)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
@@ -80,7 +80,7 @@ func start(t *testing.T, opts *server.Options) (*server.Server, string, *logBuff
 
 func dial(t *testing.T, url string, opts *wasmclient.Options) *wasmclient.Socket {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	s, err := wasmclient.Dial(ctx, url, opts)
 	if err != nil {
@@ -112,7 +112,7 @@ func TestTutorialDemo(t *testing.T) {
 		news <- n
 		myOtherEvent.Emit(c, MyData{My: "data"})
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	if err := c.Connect(ctx); err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func TestAcksBothWays(t *testing.T) {
 			return in + "!", nil
 		})
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 			defer cancel()
 			res, err := echo.Call(ctx, s, "from server")
 			if err != nil {
@@ -150,7 +150,7 @@ func TestAcksBothWays(t *testing.T) {
 	})
 	c, _ := wasmclient.New(url, nil)
 	echo.Handle(c, func(in string) (string, error) { return strings.ToUpper(in), nil })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	if err := c.Connect(ctx); err != nil {
 		t.Fatal(err)
@@ -187,7 +187,8 @@ func TestAckTimeoutReleasesPending(t *testing.T) {
 		t.Fatalf("err = %v, want ErrAckTimeout", err)
 	}
 	// The client side: a deadline (wasmclient's TestAcksReleased checks that
-	// its table of awaited acks is empty again).
+	// its table of awaited acks is empty again). The 100 ms is the ack
+	// timeout under test, not a wait.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if _, err := c.EmitWithAck(ctx, "nobody handles this"); !errors.Is(err, shared.ErrAckTimeout) {
@@ -246,7 +247,7 @@ func TestBinaryBothWays(t *testing.T) {
 // rawDial opens a bare WebSocket to the endpoint, for wire-level tests.
 func rawDial(t *testing.T, url string) *websocket.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	ws, _, err := websocket.Dial(ctx, strings.Replace(url, "http", "ws", 1)+"/socket.io/?EIO=4&transport=websocket", nil)
 	if err != nil {
@@ -258,7 +259,7 @@ func rawDial(t *testing.T, url string) *websocket.Conn {
 
 func readText(t *testing.T, ws *websocket.Conn) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	_, b, err := ws.Read(ctx)
 	if err != nil {
@@ -318,7 +319,7 @@ func TestWireFrames(t *testing.T) {
 	if got := readText(t, ws); got != `461-13[3,{"_placeholder":true,"num":0}]` {
 		t.Fatalf("binary ack frame = %q", got)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	typ, b, err := ws.Read(ctx)
 	if err != nil || typ != websocket.MessageBinary || !bytes.Equal(b, []byte{1, 2, 3}) {
@@ -355,6 +356,9 @@ func TestHeartbeat(t *testing.T) {
 	if got := readText(t, ws); got != "2" {
 		t.Fatalf("expected a ping, got %q", got)
 	}
+	// The 2 s is the guarantee under test, not a wait: far above the
+	// configured 150 ms, far below the defaults' 45 s, so that a server
+	// ignoring the options fails whatever $TSUNAGI_TEST_TIMEOUT_SCALE says.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	for {
@@ -440,7 +444,7 @@ func TestSecWebSocketAccept(t *testing.T) {
 func TestCrossOrigin(t *testing.T) {
 	t.Parallel()
 	_, url, _ := start(t, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	h := http.Header{"Origin": {"http://evil.example"}}
 	_, err := wasmclient.Dial(ctx, url, &wasmclient.Options{Header: h})
@@ -460,7 +464,7 @@ func TestHandshakeFields(t *testing.T) {
 	srv, base, _ := start(t, nil)
 	got := make(chan server.Handshake, 1)
 	srv.OnConnection(func(s *server.Socket) { got <- s.Handshake() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	before := time.Now()
 	h := http.Header{"X-Test": {"yes", "a: b"}}

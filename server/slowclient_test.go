@@ -50,7 +50,7 @@ func serveSmallBuffers(t testing.TB, srv *server.Server) string {
 // blocks.
 func dialNeverReads(t testing.TB, url string) *websocket.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		d := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
@@ -176,7 +176,7 @@ func TestSlowClientDoesNotSlowOthers(t *testing.T) {
 	})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 		defer cancel()
 		srv.Shutdown(ctx)
 		hs.Close()

@@ -39,6 +39,7 @@ func TestAcksReleased(t *testing.T) {
 	if err := c.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The ack timeout under test, not a wait.
 	short, cancelShort := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancelShort()
 	if _, err := c.EmitWithAck(short, "nobody handles this"); !errors.Is(err, shared.ErrAckTimeout) {
