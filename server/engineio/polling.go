@@ -1,0 +1,273 @@
+package engineio
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// recordSeparator joins the packets of a polling payload.
+const recordSeparator = '\x1e'
+
+// encodePayload joins packets as engine.io-parser's encodePayload does:
+// "<type><data>" records separated by \x1e, binary as "b" + base64.
+func encodePayload(pkts []packet) []byte {
+	n := 0
+	for _, p := range pkts {
+		n += 2 + base64.StdEncoding.EncodedLen(len(p.data))
+	}
+	out := make([]byte, 0, n)
+	for i, p := range pkts {
+		if i > 0 {
+			out = append(out, recordSeparator)
+		}
+		if p.binary {
+			out = append(out, 'b')
+			out = base64.StdEncoding.AppendEncode(out, p.data)
+			continue
+		}
+		out = append(out, p.typ)
+		out = append(out, p.data...)
+	}
+	return out
+}
+
+// handshakePolling answers the handshake GET with the open packet (and
+// what OnConnection queued).
+func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
+	ss := s.newSession(Polling, r)
+	if ss == nil {
+		s.refuse(w, false, CodeBadRequest, "")
+		return
+	}
+	if c := s.opts.Cookie; c != nil {
+		ck := &http.Cookie{Name: c.Name, Value: ss.id, Path: c.Path, SameSite: c.SameSite,
+			Secure: c.Secure, HttpOnly: !c.NoHTTPOnly, MaxAge: c.MaxAge, Domain: c.Domain}
+		if ck.Name == "" {
+			ck.Name = "io"
+		}
+		if ck.Path == "" && !c.NoPath {
+			ck.Path = "/"
+		}
+		if ck.SameSite == 0 {
+			ck.SameSite = http.SameSiteLaxMode
+		}
+		http.SetCookie(w, ck)
+	}
+	ss.pollGET(w, r)
+}
+
+// servePoll serves a GET or POST of an existing polling session; any other
+// method gets 500, as in engine.io.
+func (ss *Session) servePoll(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		ss.pollGET(w, r)
+	case http.MethodPost:
+		ss.pollPOST(w, r)
+	default:
+		w.WriteHeader(http.StatusInternalServerError)
+	}
+}
+
+func writePayload(w http.ResponseWriter, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=UTF-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// pollGET holds the GET until there is something to send. A second GET
+// while one is held is an error that closes the session (the held one gets
+// the close packet); a GET the client aborts closes the session.
+func (ss *Session) pollGET(w http.ResponseWriter, r *http.Request) {
+	ss.mu.Lock()
+	if ss.closed {
+		if !ss.final {
+			ss.mu.Unlock()
+			ss.srv.refuse(w, false, CodeUnknownSID, "")
+			return
+		}
+		ss.final = false
+		pkts := append(ss.wbuf, packet{typ: '1'})
+		ss.wbuf = nil
+		if ss.lingering != nil {
+			ss.lingering.Stop()
+		}
+		ss.mu.Unlock()
+		ss.srv.remove(ss)
+		writePayload(w, encodePayload(pkts))
+		return
+	}
+	if ss.getHeld {
+		ss.mu.Unlock()
+		w.WriteHeader(http.StatusBadRequest)
+		ss.close(ReasonTransportError, closeError) // "overlap from client"
+		return
+	}
+	ss.getHeld = true
+	for {
+		switch {
+		case ss.closed:
+			var body []byte
+			switch ss.kind {
+			case closeClient:
+				body = []byte("6")
+			case closeServer:
+				body = encodePayload(append(ss.wbuf, packet{typ: '1'}))
+				ss.wbuf = nil
+			default:
+				body = []byte("1")
+			}
+			ss.getHeld = false
+			ss.mu.Unlock()
+			writePayload(w, body)
+			return
+		case ss.discard:
+			ss.getHeld = false
+			ss.mu.Unlock()
+			writePayload(w, []byte("6"))
+			return
+		case len(ss.wbuf) > 0:
+			pkts := ss.wbuf
+			ss.wbuf = nil
+			ss.getHeld = false
+			ss.mu.Unlock()
+			writePayload(w, encodePayload(pkts))
+			return
+		}
+		ch := ss.changed
+		ss.mu.Unlock()
+		select {
+		case <-ch:
+		case <-r.Context().Done():
+			ss.mu.Lock()
+			ss.getHeld = false
+			ss.mu.Unlock()
+			ss.close(ReasonTransportError, closeError) // "poll connection closed prematurely"
+			return
+		}
+		ss.mu.Lock()
+	}
+}
+
+var errTooLarge = errors.New("payload too large")
+
+// pollPOST reads the packets of a POST, answers "ok" and hands them on.
+// A body over MaxHTTPBufferSize gets 413 (the session stays, as in
+// engine.io); a body not read within PostTimeout, an overlapping POST, an
+// octet-stream body or a malformed payload closes the session.
+func (ss *Session) pollPOST(w http.ResponseWriter, r *http.Request) {
+	opts := &ss.srv.opts
+	ss.mu.Lock()
+	if ss.closed {
+		ss.mu.Unlock()
+		ss.srv.refuse(w, false, CodeUnknownSID, "")
+		return
+	}
+	if ss.postBusy {
+		ss.mu.Unlock()
+		w.WriteHeader(http.StatusBadRequest)
+		ss.close(ReasonTransportError, closeError) // "data request overlap from client"
+		return
+	}
+	ss.postBusy = true
+	ss.mu.Unlock()
+	defer func() {
+		ss.mu.Lock()
+		ss.postBusy = false
+		ss.mu.Unlock()
+	}()
+
+	if r.Header.Get("Content-Type") == "application/octet-stream" {
+		w.WriteHeader(http.StatusBadRequest)
+		ss.close(ReasonTransportError, closeError) // "invalid content"
+		return
+	}
+	if r.ContentLength > opts.MaxHTTPBufferSize {
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		return
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(opts.PostTimeout))
+	body, err := readBody(r.Body, opts.MaxHTTPBufferSize)
+	if errors.Is(err, errTooLarge) {
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		return
+	}
+	if err != nil {
+		// A slow or aborted body.
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusBadRequest)
+		ss.close(ReasonTransportError, closeError)
+		return
+	}
+	pkts, perr := decodePayload(body)
+	for _, p := range pkts {
+		if !ss.onPacket(p.typ, p.data, p.binary) {
+			if p.typ == '1' {
+				break
+			}
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+	}
+	if perr != nil && !ss.isClosed() {
+		w.WriteHeader(http.StatusBadRequest)
+		ss.close(ReasonParseError, closeError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html")
+	w.Header().Set("Content-Length", "2")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte("ok"))
+}
+
+func readBody(rd io.Reader, limit int64) ([]byte, error) {
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(rd, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > limit {
+		return nil, errTooLarge
+	}
+	return buf.Bytes(), nil
+}
+
+var errParse = errors.New("parser error")
+
+// decodePayload splits a POST body into packets; it stops at the first
+// record that does not parse, returning the packets before it and
+// errParse.
+func decodePayload(body []byte) ([]packet, error) {
+	if len(body) == 0 {
+		return nil, errParse
+	}
+	var pkts []packet
+	for rec := range bytes.SplitSeq(body, []byte{recordSeparator}) {
+		if len(rec) == 0 {
+			return pkts, errParse
+		}
+		if rec[0] == 'b' {
+			data, err := base64.StdEncoding.DecodeString(string(rec[1:]))
+			if err != nil {
+				return pkts, errParse
+			}
+			pkts = append(pkts, packet{typ: '4', data: data, binary: true})
+			continue
+		}
+		if rec[0] < '0' || rec[0] > '6' {
+			return pkts, errParse
+		}
+		pkts = append(pkts, packet{typ: rec[0], data: rec[1:]})
+	}
+	return pkts, nil
+}

@@ -1,0 +1,230 @@
+package engineio
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// writeTimeout bounds each WebSocket write.
+const writeTimeout = 10 * time.Second
+
+// probeTick is how often a held GET gets a noop while an upgrade is probed,
+// so that the client's poll returns and it can pause polling.
+const probeTick = 100 * time.Millisecond
+
+// accept upgrades the request; the Origin was checked by ServeHTTP.
+func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		return nil, err
+	}
+	// One byte more for the packet type of a text message.
+	c.SetReadLimit(s.opts.MaxHTTPBufferSize + 1)
+	return c, nil
+}
+
+// handshakeWebSocket opens a session directly on WebSocket.
+func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request) {
+	c, err := s.accept(w, r)
+	if err != nil {
+		return
+	}
+	ss := s.newSession(WebSocket, r)
+	if ss == nil {
+		_ = c.CloseNow()
+		return
+	}
+	ss.runWebSocket(c)
+}
+
+// runWebSocket runs the session on c: this goroutine reads, a second one
+// writes what is queued. It returns when both ended.
+func (ss *Session) runWebSocket(c *websocket.Conn) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ss.mu.Lock()
+	if ss.closed {
+		ss.mu.Unlock()
+		_ = c.CloseNow()
+		return
+	}
+	ss.cancelWS = cancel
+	ss.mu.Unlock()
+
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		ss.wsWriter(ctx, c)
+	}()
+	reason := ReasonTransportClose
+	for {
+		typ, data, err := c.Read(ctx)
+		if err != nil {
+			if websocket.CloseStatus(err) == -1 {
+				reason = ReasonTransportError
+			}
+			break
+		}
+		if typ == websocket.MessageBinary {
+			if !ss.onPacket('4', data, true) {
+				break
+			}
+			continue
+		}
+		if len(data) == 0 {
+			ss.close(ReasonParseError, closeError)
+			break
+		}
+		if !ss.onPacket(data[0], data[1:], false) {
+			break
+		}
+	}
+	ss.close(reason, closeError)
+	cancel()
+	<-writerDone
+	_ = c.CloseNow()
+}
+
+// wsWriter writes the write buffer until the session closes; closed by the
+// server, it flushes the buffer first and ends with a close frame.
+func (ss *Session) wsWriter(ctx context.Context, c *websocket.Conn) {
+	for {
+		ss.mu.Lock()
+		pkts := ss.wbuf
+		ss.wbuf = nil
+		closed, kind := ss.closed, ss.kind
+		ch := ss.changed
+		ss.mu.Unlock()
+		for _, p := range pkts {
+			if err := writeFrame(ctx, c, p); err != nil {
+				ss.close(ReasonTransportError, closeError)
+				return
+			}
+		}
+		if closed {
+			if kind == closeServer {
+				_ = c.Close(websocket.StatusNormalClosure, "")
+			}
+			return
+		}
+		if len(pkts) > 0 {
+			continue
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func writeFrame(ctx context.Context, c *websocket.Conn, p packet) error {
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	if p.binary {
+		return c.Write(ctx, websocket.MessageBinary, p.data)
+	}
+	msg := make([]byte, 0, 1+len(p.data))
+	msg = append(msg, p.typ)
+	msg = append(msg, p.data...)
+	return c.Write(ctx, websocket.MessageText, msg)
+}
+
+// serveUpgrade runs the upgrade of a polling session to the WebSocket of
+// r: "2probe" answered "3probe", noops to a held GET every probeTick until
+// the client sends "5", then the session moves to the WebSocket (a held
+// GET gets "6") and its write buffer goes on there. A session that is not
+// on polling, is upgrading or was upgraded gets its WebSocket closed. Past
+// UpgradeTimeout, or on any other packet, the WebSocket is closed and the
+// session stays on polling.
+func (ss *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
+	ss.mu.Lock()
+	ok := !ss.closed && ss.transport == Polling && !ss.upgrading && !ss.upgraded && ss.srv.upgrades
+	if ok {
+		ss.upgrading = true
+	}
+	ss.mu.Unlock()
+	c, err := ss.srv.accept(w, r)
+	if err != nil || !ok {
+		if c != nil {
+			_ = c.CloseNow()
+		}
+		if ok {
+			ss.mu.Lock()
+			ss.upgrading = false
+			ss.mu.Unlock()
+		}
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ss.srv.opts.UpgradeTimeout)
+	defer cancel()
+	ss.mu.Lock()
+	if ss.closed {
+		ss.mu.Unlock()
+		_ = c.CloseNow()
+		return
+	}
+	ss.cancelWS = cancel
+	ss.mu.Unlock()
+	fail := func() {
+		ss.mu.Lock()
+		ss.upgrading = false
+		ss.cancelWS = nil
+		ss.mu.Unlock()
+		_ = c.CloseNow()
+	}
+
+	typ, data, err := c.Read(ctx)
+	if err != nil || typ != websocket.MessageText || string(data) != "2probe" {
+		fail()
+		return
+	}
+	if err := c.Write(ctx, websocket.MessageText, []byte("3probe")); err != nil {
+		fail()
+		return
+	}
+	tick := time.NewTicker(probeTick)
+	tickDone := make(chan struct{})
+	tickEnded := make(chan struct{})
+	go func() {
+		defer close(tickEnded)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				ss.mu.Lock()
+				if !ss.closed && ss.getHeld && len(ss.wbuf) == 0 {
+					ss.wbuf = append(ss.wbuf, packet{typ: '6'})
+					ss.notifyLocked()
+				}
+				ss.mu.Unlock()
+			case <-tickDone:
+				return
+			}
+		}
+	}()
+	typ, data, err = c.Read(ctx)
+	close(tickDone)
+	<-tickEnded
+	if err != nil || typ != websocket.MessageText || string(data) != "5" {
+		fail()
+		return
+	}
+	ss.mu.Lock()
+	if ss.closed {
+		ss.mu.Unlock()
+		_ = c.CloseNow()
+		return
+	}
+	ss.transport = WebSocket
+	ss.upgraded = true
+	ss.upgrading = false
+	ss.discard = true
+	ss.cancelWS = nil
+	ss.notifyLocked()
+	ss.mu.Unlock()
+	ss.runWebSocket(c)
+}
