@@ -58,6 +58,10 @@ type Namespace struct {
 
 func newNamespace(s *Server, name string, parent *ParentNamespace) *Namespace {
 	ns := &Namespace{srv: s, name: name, parent: parent, sockets: map[string]*Socket{}, rec: newRecovery(s.opts.Recovery)}
+	if st := s.pendingRec[name]; st != nil && ns.rec != nil { // RestoreRecovery's, under s.mu
+		ns.rec.set(st)
+		delete(s.pendingRec, name)
+	}
 	if s.opts.Adapter != nil {
 		ns.adapter = s.opts.Adapter(ns)
 	} else {

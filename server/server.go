@@ -18,6 +18,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -65,7 +66,14 @@ type Options struct {
 	// message out. Defaults to off, as in Socket.IO.
 	Compression bool
 	// Recovery turns connection state recovery on; see RecoveryOptions.
-	// Off by default.
+	// Off by default. Its state lives in memory: a restart loses it, unless
+	// the environment variable TSUNAGI_RECOVERY_FILE (EnvRecoveryFile)
+	// names a file, as the devserver does for its -run child: then New
+	// restores the state from that file (and removes it; a file that does
+	// not restore is logged and dropped), and Shutdown writes it, once
+	// every client was disconnected. Only the environment turns this on; a
+	// production server does not set it. Server.SaveRecovery and
+	// Server.RestoreRecovery do the same on any reader and writer.
 	Recovery RecoveryOptions
 	// Adapter creates the adapter of each namespace, for example one that
 	// spans several servers. Defaults to NewMemoryAdapter.
@@ -142,6 +150,11 @@ type Server struct {
 	idle     *idlepark.Set // quiet connections, without a goroutine each
 	beats    heartbeats    // every connection's heartbeat, on one timer
 
+	// pendingRec is the recovery state RestoreRecovery read for namespaces
+	// that do not exist yet, by name; recoveryFile is EnvRecoveryFile's.
+	pendingRec   map[string]*recoveryState
+	recoveryFile string
+
 	beforeBatch    func(*conn)  // test hook: the writer is about to take its queue
 	afterUpgrade   func()       // test hook: ServeHTTP accepted a WebSocket
 	helpersStarted atomic.Int64 // writer and dispatcher goroutines started, for tests
@@ -158,7 +171,11 @@ func New(opts *Options) *Server {
 		conns: map[*conn]struct{}{},
 		idle:  idlepark.New(o.Logger, !o.DisableIdleParking),
 	}
+	if o.Recovery.MaxDisconnectionDuration > 0 {
+		s.recoveryFile = os.Getenv(EnvRecoveryFile)
+	}
 	s.Of("/")
+	s.restoreFromEnv()
 	return s
 }
 
@@ -377,7 +394,9 @@ const shutdownGrace = 250 * time.Millisecond
 // answer; a client still connected then is dropped. Shutdown waits until
 // the connections' goroutines have ended, handlers still running included,
 // or until ctx is done: then it drops every connection left and returns
-// ctx's error.
+// ctx's error. With EnvRecoveryFile set, Shutdown then writes the
+// recovery state to its file (see Options.Recovery), when every connection
+// ended in time.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutdown = true
@@ -401,13 +420,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	var errs []error
+	if err := s.saveToEnv(); err != nil {
+		errs = append(errs, err)
+	}
 	s.mu.Lock()
 	nsps := make([]*Namespace, 0, len(s.nsps))
 	for _, ns := range s.nsps {
 		nsps = append(nsps, ns)
 	}
 	s.mu.Unlock()
-	var errs []error
 	for _, ns := range nsps {
 		if err := ns.adapter.Close(); err != nil {
 			errs = append(errs, err)

@@ -25,9 +25,15 @@ import (
 // host:port on loopback; PORT is the port alone, as Heroku, Cloud Run and
 // many frameworks read it (listening on ":"+PORT listens on every
 // interface, so prefer TSUNAGI_ADDR).
+//
+// TSUNAGI_RECOVERY_FILE names a file in the devserver's own temporary
+// folder, the same for every process: a server with connection state
+// recovery on writes its state there in Shutdown and reads it back in
+// server.New, so that open pages recover across a restart.
 const (
-	EnvAddr = "TSUNAGI_ADDR"
-	EnvPort = "PORT"
+	EnvAddr         = "TSUNAGI_ADDR"
+	EnvPort         = "PORT"
+	EnvRecoveryFile = "TSUNAGI_RECOVERY_FILE"
 )
 
 // How long a child has to stop after SIGINT before it is killed, and to
@@ -145,7 +151,7 @@ func (c *child) Start(ctx context.Context, bin string) error {
 	}
 
 	cmd := exec.Command(bin)
-	cmd.Env = append(hostEnv(), EnvAddr+"="+c.addr, EnvPort+"="+portOf(c.addr))
+	cmd.Env = append(hostEnv(), EnvAddr+"="+c.addr, EnvPort+"="+portOf(c.addr), EnvRecoveryFile+"="+filepath.Join(c.dir, "recovery.json"))
 	name := path.Base(c.pkg)
 	stdout := &prefixWriter{w: os.Stdout, prefix: "[" + name + "] "}
 	stderr := &prefixWriter{w: os.Stderr, prefix: "[" + name + "] "}
