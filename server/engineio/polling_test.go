@@ -15,10 +15,14 @@ import (
 	"time"
 
 	"github.com/tsunagi/tsunagi/internal/leak"
+	"github.com/tsunagi/tsunagi/internal/testenv"
 	"github.com/tsunagi/tsunagi/internal/wait"
 )
 
-func TestMain(m *testing.M) { leak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	testenv.Require(testenv.NeedNode, testenv.NeedNodeModules) // TestOfficialClientUpgrade
+	leak.VerifyTestMain(m)
+}
 
 // echoServer starts an Engine.IO echo server on loopback; closes records
 // every close reason.
