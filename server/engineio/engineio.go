@@ -24,8 +24,12 @@
 //     the net/http handler goroutine of their request. The heartbeat timers
 //     are time.AfterFunc timers: they run a goroutine only while they fire.
 //   - WebSocket: two. The handler goroutine of the upgrade request reads
-//     frames (and runs the probe of an upgrade); one writer goroutine,
-//     started when the session runs on WebSocket, writes what is queued.
+//     frames; one writer goroutine, started when the session runs on
+//     WebSocket, writes what is queued.
+//   - During an upgrade, the handler goroutine of the probing WebSocket
+//     reads "2probe" and "5", and a ticker goroutine sends the noops to a
+//     held GET between the two; it ends with the probe. The held GET and
+//     the POSTs go on meanwhile on their own handler goroutines.
 //
 // Callbacks (OnConnection, OnMessage, OnClose) run on those goroutines with
 // no lock held. OnMessage calls of one session never overlap: the client
@@ -240,6 +244,7 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 	for _, ss := range all {
 		ss.close(ReasonServerClose, closeServer)
+		ss.srv.remove(ss) // one closed earlier may linger for its close packet
 	}
 }
 
@@ -300,7 +305,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			ss.serveUpgrade(w, r)
 			return
 		}
-		if transport != ss.Transport() || ss.upgradedAway() {
+		if transport != Polling || ss.Transport() != Polling {
 			s.refuse(w, upgrade, CodeBadRequest, "")
 			return
 		}
@@ -462,18 +467,19 @@ func (s *Server) newSession(transport string, r *http.Request) *Session {
 	}{ss.id, upgrades, s.opts.PingInterval.Milliseconds(), s.opts.PingTimeout.Milliseconds(), s.opts.MaxHTTPBufferSize})
 	ss.wbuf = append(ss.wbuf, packet{typ: '0', data: open})
 
+	ss.mu.Lock()
+	ss.pingTimer = time.AfterFunc(s.opts.PingInterval, ss.ping)
+	ss.mu.Unlock()
+
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		ss.pingTimer.Stop()
 		return nil
 	}
 	s.sessions[ss.id] = ss
 	onConn := s.onConn
 	s.mu.Unlock()
-
-	ss.mu.Lock()
-	ss.pingTimer = time.AfterFunc(s.opts.PingInterval, ss.ping)
-	ss.mu.Unlock()
 	if onConn != nil {
 		onConn(ss)
 	}
@@ -539,13 +545,6 @@ func (ss *Session) Transport() string {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	return ss.transport
-}
-
-// upgradedAway reports whether polling was left for WebSocket.
-func (ss *Session) upgradedAway() bool {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	return ss.upgraded
 }
 
 // Done is closed when the session closes.

@@ -449,7 +449,7 @@ func TestHeartbeatPolling(t *testing.T) {
 // pingTimeout, and the table empties.
 func TestExpiry(t *testing.T) {
 	e := newEcho(t, &Options{PingInterval: 50 * time.Millisecond, PingTimeout: 50 * time.Millisecond})
-	const n = 200
+	const n = 1000
 	start := time.Now()
 	var last string
 	for i := 0; i < n; i++ {

@@ -145,6 +145,10 @@ func TestUpgrade(t *testing.T) {
 	if s.Transport() != WebSocket {
 		t.Fatalf("Transport() = %q", s.Transport())
 	}
+	// Not as a plain GET with transport=websocket either.
+	if status, _, _ := do(t, "GET", e.url+"?EIO=4&transport=websocket&sid="+op.SID, ""); status != 400 {
+		t.Fatalf("plain GET with transport=websocket: %d", status)
+	}
 	status, body, _ := do(t, "GET", u, "")
 	if status != 400 || body != `{"code":3,"message":"Bad request"}` {
 		t.Fatalf("poll after the upgrade: %d %s", status, body)
@@ -303,4 +307,23 @@ func TestUpgradeUnderTraffic(t *testing.T) {
 	mu.Lock()
 	check("received by the server", fromClient, "c%d")
 	mu.Unlock()
+}
+
+// TestNoUpgrades: with AllowUpgrades false, a probe is closed and the
+// session stays on polling.
+func TestNoUpgrades(t *testing.T) {
+	e := newEcho(t, &Options{AllowUpgrades: Bool(false)})
+	op, u := handshake(t, e.url)
+	c := dialWS(t, e.url+"?EIO=4&transport=websocket&sid="+op.SID)
+	defer c.CloseNow()
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
+	defer cancel()
+	_ = c.Write(ctx, websocket.MessageText, []byte("2probe"))
+	if _, _, err := c.Read(ctx); err == nil {
+		t.Fatal("probe with upgrades off: not closed")
+	}
+	do(t, "POST", u, "4x")
+	if _, body, _ := do(t, "GET", u, ""); body != "4x" {
+		t.Fatalf("polling after a refused upgrade: %q", body)
+	}
 }
