@@ -520,7 +520,7 @@ type Session struct {
 	discard   bool // polling was left: a held GET gets "6"
 	closed    bool
 	kind      closeKind
-	final     bool // closeServer: a GET is still owed the close packet
+	final     bool // closed by the server (or the client): one GET is still owed the close packet (or a noop)
 	reason    string
 	onMessage func([]byte, bool)
 	onClose   func(string)
@@ -624,6 +624,14 @@ func (ss *Session) close(reason string, kind closeKind) {
 			linger = true
 			ss.lingering = time.AfterFunc(closeTimeout, func() { ss.srv.remove(ss) })
 		}
+	}
+	if kind == closeClient && ss.transport == Polling && !ss.getHeld {
+		// A GET the client sent before its close packet may arrive after
+		// it: it gets the noop a held GET would have (once, within
+		// PingTimeout), not an error.
+		ss.final = true
+		linger = true
+		ss.lingering = time.AfterFunc(ss.srv.opts.PingTimeout, func() { ss.srv.remove(ss) })
 	}
 	cancelWS := ss.cancelWS
 	if kind != closeServer || ss.transport != WebSocket {

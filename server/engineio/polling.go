@@ -95,14 +95,17 @@ func (ss *Session) pollGET(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		ss.final = false
-		pkts := append(ss.wbuf, packet{typ: '1'})
-		ss.wbuf = nil
+		body := []byte("6")
+		if ss.kind == closeServer {
+			body = encodePayload(append(ss.wbuf, packet{typ: '1'}))
+			ss.wbuf = nil
+		}
 		if ss.lingering != nil {
 			ss.lingering.Stop()
 		}
 		ss.mu.Unlock()
 		ss.srv.remove(ss)
-		writePayload(w, encodePayload(pkts))
+		writePayload(w, body)
 		return
 	}
 	if ss.getHeld {
@@ -130,9 +133,13 @@ func (ss *Session) pollGET(w http.ResponseWriter, r *http.Request) {
 			writePayload(w, body)
 			return
 		case ss.discard:
+			// The session moved to WebSocket while this GET was held. A
+			// client that upgrades pauses polling first, so this GET is
+			// not its own: it gets code 3, as any GET after the upgrade
+			// does; the write buffer goes on over WebSocket.
 			ss.getHeld = false
 			ss.mu.Unlock()
-			writePayload(w, []byte("6"))
+			ss.srv.refuse(w, false, CodeBadRequest, "")
 			return
 		case len(ss.wbuf) > 0:
 			pkts := ss.wbuf

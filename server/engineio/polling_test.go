@@ -430,6 +430,19 @@ func TestClientClose(t *testing.T) {
 	if r := e.closeReasons(); len(r) != 1 || r[0] != ReasonTransportClose {
 		t.Fatalf("close reasons %v", r)
 	}
+
+	// A GET that arrives just after the close packet gets the noop (it
+	// was sent before it), once.
+	_, u = handshake(t, e.url)
+	if status, body, _ := do(t, "POST", u, "1"); status != 200 || body != "ok" {
+		t.Fatalf("POST 1: %d %q", status, body)
+	}
+	if status, body, _ := do(t, "GET", u, ""); status != 200 || body != "6" {
+		t.Fatalf("GET after the close packet: %d %q, want the noop", status, body)
+	}
+	if status, _, _ := do(t, "GET", u, ""); status != 400 {
+		t.Fatalf("second GET after close: %d", status)
+	}
 }
 
 func TestHeartbeatPolling(t *testing.T) {
