@@ -507,3 +507,26 @@ func TestSlowPOST(t *testing.T) {
 		t.Fatalf("close reasons %v", r)
 	}
 }
+
+// FuzzDecodePayload: any body decodes without a panic, and a body made by
+// encodePayload decodes back to its packets.
+func FuzzDecodePayload(f *testing.F) {
+	for _, s := range []string{"4hello", "4a\x1ebAQID\x1e3", "", "\x1e", "b", "b=", "4\x1e", "9", "bAQIDBA==\x1e1"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		pkts, err := decodePayload(body)
+		if err != nil {
+			return
+		}
+		again, err := decodePayload(encodePayload(pkts))
+		if err != nil || len(again) != len(pkts) {
+			t.Fatalf("%q: re-encoded packets decode to %v, %v", body, again, err)
+		}
+		for i := range pkts {
+			if again[i].typ != pkts[i].typ || string(again[i].data) != string(pkts[i].data) || again[i].binary != pkts[i].binary {
+				t.Fatalf("%q: packet %d changed: %+v, %+v", body, i, pkts[i], again[i])
+			}
+		}
+	})
+}
