@@ -136,6 +136,16 @@ type Options struct {
 	// CORS, when non-nil, allows cross-origin requests. Without it only
 	// same-origin requests and requests without an Origin are served.
 	CORS *CORS
+	// DisableHTTPCompression turns off the gzip or deflate (chosen by
+	// Accept-Encoding) of GET responses of 1024 bytes or more.
+	DisableHTTPCompression bool
+	// Headers, when set, may add headers to every polling response and to
+	// the WebSocket handshake response; initial is true for the response
+	// that opens a session (engine.io's initial_headers and headers).
+	Headers func(h http.Header, r *http.Request, initial bool)
+	// InitialPacket, when non-nil, is queued as a message right after the
+	// open packet.
+	InitialPacket []byte
 }
 
 // Bool returns a pointer to v, for Options.AllowUpgrades.
@@ -295,6 +305,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sid := q.Get("sid")
+	if s.opts.Headers != nil {
+		s.opts.Headers(w.Header(), r, sid == "")
+	}
 	if sid != "" {
 		ss := s.lookup(sid)
 		if ss == nil {
@@ -466,6 +479,9 @@ func (s *Server) newSession(transport string, r *http.Request) *Session {
 		MaxPayload   int64    `json:"maxPayload"`
 	}{ss.id, upgrades, s.opts.PingInterval.Milliseconds(), s.opts.PingTimeout.Milliseconds(), s.opts.MaxHTTPBufferSize})
 	ss.wbuf = append(ss.wbuf, packet{typ: '0', data: open})
+	if s.opts.InitialPacket != nil {
+		ss.wbuf = append(ss.wbuf, packet{typ: '4', data: s.opts.InitialPacket})
+	}
 
 	ss.mu.Lock()
 	ss.pingTimer = time.AfterFunc(s.opts.PingInterval, ss.ping)

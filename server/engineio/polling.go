@@ -2,11 +2,14 @@ package engineio
 
 import (
 	"bytes"
+	"compress/flate"
+	"compress/gzip"
 	"encoding/base64"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -74,7 +77,55 @@ func (ss *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func writePayload(w http.ResponseWriter, body []byte) {
+// compressThreshold is the smallest GET body compressed, as engine.io's
+// httpCompression.threshold.
+const compressThreshold = 1024
+
+// writePayload answers a GET with body, compressed when r accepts gzip or
+// deflate and the body is large enough.
+func (ss *Session) writePayload(w http.ResponseWriter, r *http.Request, body []byte) {
+	h := w.Header()
+	if !ss.srv.opts.DisableHTTPCompression && len(body) >= compressThreshold {
+		if enc := acceptedEncoding(r.Header.Get("Accept-Encoding")); enc != "" {
+			var buf bytes.Buffer
+			var zw io.WriteCloser
+			if enc == "gzip" {
+				zw, _ = gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
+			} else {
+				zw, _ = flate.NewWriter(&buf, flate.DefaultCompression)
+			}
+			_, _ = zw.Write(body)
+			_ = zw.Close()
+			body = buf.Bytes()
+			h.Set("Content-Encoding", enc)
+			h.Add("Vary", "Accept-Encoding")
+		}
+	}
+	writeBody(w, body)
+}
+
+// acceptedEncoding returns "gzip" or "deflate" when accept allows one.
+func acceptedEncoding(accept string) string {
+	deflate := false
+	for part := range strings.SplitSeq(accept, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if q := strings.TrimSpace(params); q == "q=0" || q == "q=0.0" {
+			continue
+		}
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "gzip", "*":
+			return "gzip"
+		case "deflate":
+			deflate = true
+		}
+	}
+	if deflate {
+		return "deflate"
+	}
+	return ""
+}
+
+func writeBody(w http.ResponseWriter, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=UTF-8")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
@@ -105,7 +156,7 @@ func (ss *Session) pollGET(w http.ResponseWriter, r *http.Request) {
 		}
 		ss.mu.Unlock()
 		ss.srv.remove(ss)
-		writePayload(w, body)
+		ss.writePayload(w, r, body)
 		return
 	}
 	if ss.getHeld {
@@ -130,7 +181,7 @@ func (ss *Session) pollGET(w http.ResponseWriter, r *http.Request) {
 			}
 			ss.getHeld = false
 			ss.mu.Unlock()
-			writePayload(w, body)
+			ss.writePayload(w, r, body)
 			return
 		case ss.discard:
 			// The session moved to WebSocket while this GET was held. A
@@ -146,7 +197,7 @@ func (ss *Session) pollGET(w http.ResponseWriter, r *http.Request) {
 			ss.wbuf = nil
 			ss.getHeld = false
 			ss.mu.Unlock()
-			writePayload(w, encodePayload(pkts))
+			ss.writePayload(w, r, encodePayload(pkts))
 			return
 		}
 		ch := ss.changed

@@ -2,6 +2,8 @@ package engineio
 
 import (
 	"bufio"
+	"compress/flate"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -529,4 +531,61 @@ func FuzzDecodePayload(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCompression: a GET body of 1024 bytes or more is gzipped (or
+// deflated) when the client accepts it; smaller ones are not.
+func TestCompression(t *testing.T) {
+	e := newEcho(t, nil)
+	_, u := handshake(t, e.url)
+	big := "4" + strings.Repeat("x", 2000)
+	for _, c := range []struct{ accept, payload, want string }{
+		{"gzip, deflate", big, "gzip"},
+		{"deflate", big, "deflate"},
+		{"br", big, ""},
+		{"gzip", "4small", ""},
+	} {
+		do(t, "POST", u, c.payload)
+		req, _ := http.NewRequest("GET", u, nil)
+		req.Header.Set("Accept-Encoding", c.accept)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rd io.Reader = resp.Body
+		switch resp.Header.Get("Content-Encoding") {
+		case "gzip":
+			rd, err = gzip.NewReader(resp.Body)
+		case "deflate":
+			rd = flate.NewReader(resp.Body)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(rd)
+		resp.Body.Close()
+		if got := resp.Header.Get("Content-Encoding"); got != c.want || err != nil || string(body) != c.payload {
+			t.Fatalf("Accept-Encoding %q, %d bytes: encoding %q (want %q), %d bytes back, %v", c.accept, len(c.payload), got, c.want, len(body), err)
+		}
+	}
+}
+
+// TestHeadersAndInitialPacket: the Headers hook sees every response and
+// knows the initial one; InitialPacket follows the open packet.
+func TestHeadersAndInitialPacket(t *testing.T) {
+	e := newEcho(t, &Options{
+		InitialPacket: []byte("welcome"),
+		Headers: func(h http.Header, r *http.Request, initial bool) {
+			h.Set("X-Initial", fmt.Sprint(initial))
+		},
+	})
+	_, body, h := do(t, "GET", e.url+"?EIO=4&transport=polling", "")
+	if h.Get("X-Initial") != "true" || !strings.HasSuffix(body, "\x1e4welcome") {
+		t.Fatalf("handshake: %v %q", h, body)
+	}
+	var op openPacket
+	_ = json.Unmarshal([]byte(strings.Split(body, "\x1e")[0][1:]), &op)
+	if _, _, h := do(t, "POST", e.url+"?EIO=4&transport=polling&sid="+op.SID, "4x"); h.Get("X-Initial") != "false" {
+		t.Fatalf("POST: %v", h)
+	}
 }
