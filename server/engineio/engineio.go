@@ -9,6 +9,13 @@
 //	})
 //	http.Handle("/engine.io/", eio)
 //
+// The handler answers every path it is given; mount it where the clients
+// look (engine.io's default is /engine.io/, Socket.IO's /socket.io/). A held
+// GET lasts up to PingInterval: an http.Server's WriteTimeout (or a proxy's
+// read timeout) must be longer. In a cluster, polling needs sticky sessions
+// (the Cookie option gives load balancers a key); WebSocket alone does not.
+// Not implemented: EIO=3 (JSONP, b64), WebTransport.
+//
 // # Plan
 //
 // This package is the first step of issue 13. Package server (the Socket.IO

@@ -589,3 +589,22 @@ func TestHeadersAndInitialPacket(t *testing.T) {
 		t.Fatalf("POST: %v", h)
 	}
 }
+
+// TestAbortedPOST: a POST whose client goes away mid-body closes the
+// session.
+func TestAbortedPOST(t *testing.T) {
+	e := newEcho(t, &Options{PostTimeout: wait.Deadline()})
+	op, _ := handshake(t, e.url)
+	s := sessionOf(t, e, op.SID)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(strings.Split(e.url, "/engine.io")[0], "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "POST /engine.io/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n4abc", op.SID)
+	wait.For(t, "POST in flight", func() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.postBusy })
+	conn.Close()
+	wait.Closed(t, "session closed", s.Done())
+	if r := e.closeReasons(); len(r) != 1 || r[0] != ReasonTransportError {
+		t.Fatalf("close reasons %v", r)
+	}
+}
