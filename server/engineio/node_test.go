@@ -54,7 +54,7 @@ func TestOfficialClientUpgrade(t *testing.T) {
 		t.Fatalf("client printed %q, want the upgrade done\n%s", out, p.Output())
 	}
 	t.Logf("%s (%s)", out, strings.ReplaceAll(strings.TrimSpace(p.Stderr()), "\n", "; "))
-	wait.For(t, "session closed", func() bool { return eio.Len() == 0 })
+	wait.For(t, "session closed", func() bool { mu.Lock(); defer mu.Unlock(); return len(transports) == 1 })
 	mu.Lock()
 	defer mu.Unlock()
 	if len(got) != n {

@@ -64,6 +64,15 @@ func (e *echoServer) closeReasons() []string {
 	return append([]string(nil), e.closes...)
 }
 
+// waitReasons waits until the sessions closed with exactly these reasons
+// (OnClose runs after Done is closed).
+func (e *echoServer) waitReasons(t *testing.T, want ...string) {
+	t.Helper()
+	wait.For(t, fmt.Sprintf("close reasons %v", want), func() bool {
+		return strings.Join(e.closeReasons(), ",") == strings.Join(want, ",")
+	})
+}
+
 var client = &http.Client{Timeout: wait.Deadline()}
 
 func do(t *testing.T, method, url, body string, hdr ...string) (int, string, http.Header) {
@@ -364,9 +373,7 @@ func TestCancelledGET(t *testing.T) {
 	wait.For(t, "GET held", func() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.getHeld })
 	conn.Close()
 	wait.Closed(t, "session closed", s.Done())
-	if r := e.closeReasons(); len(r) != 1 || r[0] != ReasonTransportError {
-		t.Fatalf("close reasons %v", r)
-	}
+	e.waitReasons(t, ReasonTransportError)
 }
 
 func TestTooLarge(t *testing.T) {
@@ -429,9 +436,7 @@ func TestClientClose(t *testing.T) {
 	if status, _, _ := do(t, "GET", u, ""); status != 400 {
 		t.Fatalf("GET after close: %d", status)
 	}
-	if r := e.closeReasons(); len(r) != 1 || r[0] != ReasonTransportClose {
-		t.Fatalf("close reasons %v", r)
-	}
+	e.waitReasons(t, ReasonTransportClose)
 
 	// A GET that arrives just after the close packet gets the noop (it
 	// was sent before it), once.
@@ -474,9 +479,11 @@ func TestExpiry(t *testing.T) {
 	if d := time.Since(start); d < 100*time.Millisecond {
 		t.Fatalf("expired after %v, before pingInterval + pingTimeout", d)
 	}
-	r := e.closeReasons()
-	if len(r) != n || r[0] != ReasonPingTimeout {
-		t.Fatalf("%d close reasons, first %q", len(r), r[0])
+	wait.For(t, "every OnClose", func() bool { return len(e.closeReasons()) == n })
+	for _, r := range e.closeReasons() {
+		if r != ReasonPingTimeout {
+			t.Fatalf("close reason %q", r)
+		}
 	}
 	if status, _, _ := do(t, "GET", last, ""); status != 400 {
 		t.Fatalf("GET of an expired session: %d", status)
@@ -505,9 +512,7 @@ func TestSlowPOST(t *testing.T) {
 	if resp.StatusCode != 400 {
 		t.Fatalf("slow POST: %d", resp.StatusCode)
 	}
-	if r := e.closeReasons(); len(r) != 1 || r[0] != ReasonTransportError {
-		t.Fatalf("close reasons %v", r)
-	}
+	e.waitReasons(t, ReasonTransportError)
 }
 
 // FuzzDecodePayload: any body decodes without a panic, and a body made by
@@ -604,7 +609,5 @@ func TestAbortedPOST(t *testing.T) {
 	wait.For(t, "POST in flight", func() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.postBusy })
 	conn.Close()
 	wait.Closed(t, "session closed", s.Done())
-	if r := e.closeReasons(); len(r) != 1 || r[0] != ReasonTransportError {
-		t.Fatalf("close reasons %v", r)
-	}
+	e.waitReasons(t, ReasonTransportError)
 }
