@@ -14,10 +14,10 @@ import (
 )
 
 // TestOfficialClientUpgrade: the official engine.io-client on its default
-// transports opens over polling, upgrades to WebSocket while 2,000
+// transports opens over polling, upgrades to WebSocket while 10,000
 // messages flow each way, and every message crosses once, in order.
 func TestOfficialClientUpgrade(t *testing.T) {
-	const n = 2000
+	const n = 10000
 	eio := NewServer(nil)
 	var mu sync.Mutex
 	var got []string

@@ -205,11 +205,11 @@ func TestUpgradeTimeout(t *testing.T) {
 	}
 }
 
-// TestUpgradeUnderTraffic: while the server streams 2,000 messages and
-// echoes the client's 2,000, the client upgrades; every message arrives
+// TestUpgradeUnderTraffic: while the server streams 10,000 messages and
+// echoes the client's 10,000, the client upgrades; every message arrives
 // once, in order, on whichever transport.
 func TestUpgradeUnderTraffic(t *testing.T) {
-	const n = 2000
+	const n = 10000
 	eio := NewServer(&Options{PingInterval: wait.Deadline(), PingTimeout: wait.Deadline()})
 	var mu sync.Mutex
 	var fromClient []string
