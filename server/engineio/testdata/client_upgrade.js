@@ -5,7 +5,15 @@
 // checks that the echoes come back once each and in order, then prints
 // "done transport=<name> upgradedAt=<echoes received at the upgrade>".
 "use strict";
-const { Socket } = require("engine.io-client");
+// engine.io-client comes with socket.io-client (scripts/test installs
+// that); npm hoists it, else it is under socket.io-client's own modules.
+let eio;
+try {
+  eio = require("engine.io-client");
+} catch (e) {
+  eio = require(require.resolve("engine.io-client", { paths: [require.resolve("socket.io-client")] }));
+}
+const { Socket } = eio;
 
 const url = process.env.URL;
 const n = Number(process.env.N || 2000);
