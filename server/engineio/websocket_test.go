@@ -98,7 +98,8 @@ func TestEchoWebSocket(t *testing.T) {
 }
 
 func TestHeartbeatWebSocket(t *testing.T) {
-	e := newEcho(t, &Options{PingInterval: 50 * time.Millisecond, PingTimeout: 50 * time.Millisecond})
+	// PingTimeout leaves a loaded machine time to pong.
+	e := newEcho(t, &Options{PingInterval: 50 * time.Millisecond, PingTimeout: time.Second})
 	c := dialWS(t, e.url+"?EIO=4&transport=websocket")
 	defer c.CloseNow()
 	readWS(t, c)
@@ -188,7 +189,7 @@ func TestUpgrade(t *testing.T) {
 // TestUpgradeTimeout: a probe that never sends 5 is closed, and the
 // session goes on over polling.
 func TestUpgradeTimeout(t *testing.T) {
-	e := newEcho(t, &Options{UpgradeTimeout: 100 * time.Millisecond})
+	e := newEcho(t, &Options{UpgradeTimeout: time.Second})
 	op, u := handshake(t, e.url)
 	c := dialWS(t, e.url+"?EIO=4&transport=websocket&sid="+op.SID)
 	defer c.CloseNow()
