@@ -126,13 +126,17 @@ func TestGoClientRecoversFromOfficialServer(t *testing.T) {
 	}
 	wait.Recv(t, "the reconnection", connects)
 	// The server acks "finished" once it has sent every broadcast, on the
-	// same connection, so they have all arrived when the ack does.
+	// same connection, so they have all been read when the ack is. Their
+	// handlers run in order on the client's dispatcher, while an ack is
+	// resolved on the reader (so that a handler may itself wait for an ack):
+	// the last handlers may still be running when EmitWithAck returns.
 	if _, err := c.EmitWithAck(ctx, "finished"); err != nil {
 		t.Fatal(err)
 	}
 	if !c.Recovered() || c.ID() != firstID {
 		t.Fatalf("recovered=%v id %q (was %q)\nserver:\n%s", c.Recovered(), c.ID(), firstID, p.Output())
 	}
+	wait.Until(func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= total })
 	mu.Lock()
 	defer mu.Unlock()
 	for i, n := range got {
