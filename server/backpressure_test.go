@@ -41,10 +41,15 @@ func TestTaskQueueBackpressure(t *testing.T) {
 		release := make(chan struct{})
 		got := make(chan int, 1000)
 		gone := make(chan string, 1)
+		entered := make(chan struct{}, 1)
 		srv.OnConnection(func(s *Socket) {
 			s.On("n", func(args shared.Args, _ shared.AckFunc) error {
 				var v int
 				args.Decode(0, &v)
+				select {
+				case entered <- struct{}{}: // the first handler holds the dispatcher
+				default:
+				}
 				<-release
 				got <- v
 				return nil
@@ -61,11 +66,18 @@ func TestTaskQueueBackpressure(t *testing.T) {
 			}
 		}
 		c := onlyConn(t, srv)
-		// The barrier: once the reader waits for room, it queues nothing
-		// more until a task is taken.
-		wait.For(t, "the reader waiting for room", func() bool { return readerWaitsForRoom(c) })
+		// The barrier: the dispatcher holds the first task, so nothing more
+		// is taken; the reader then fills the queue and waits for room. (The
+		// reader may have waited once already, before the dispatcher took
+		// that first task: its mark stays up until it runs again, so the
+		// queue is checked in the same condition.) Without backpressure the
+		// reader never waits and the queue grows past maxTasks.
+		wait.Recv(t, "the first handler to run", entered)
+		wait.For(t, "the reader waiting for room with the queue full", func() bool {
+			return readerWaitsForRoom(c) && queued(srv) == maxTasks
+		})
 		if q := queued(srv); q != maxTasks {
-			t.Fatalf("%d tasks queued, want at most %d", q, maxTasks)
+			t.Fatalf("%d tasks queued, want %d", q, maxTasks)
 		}
 		if closeFirst {
 			// The server closes it while its reader waits for room (a
