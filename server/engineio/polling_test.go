@@ -111,15 +111,28 @@ type openPacket struct {
 // URL of its requests.
 func handshake(t *testing.T, base string) (openPacket, string) {
 	t.Helper()
+	op, u, rest := handshakeRecords(t, base)
+	if len(rest) > 0 {
+		t.Fatalf("handshake: the open packet and %d more records", len(rest))
+	}
+	return op, u
+}
+
+// handshakeRecords is handshake for a server whose OnConnection sends: the
+// handshake's answer is a payload, the open packet first, then what was
+// queued meanwhile, returned as records.
+func handshakeRecords(t *testing.T, base string) (openPacket, string, []string) {
+	t.Helper()
 	status, body, _ := do(t, "GET", base+"?EIO=4&transport=polling", "")
 	if status != 200 || !strings.HasPrefix(body, "0") {
 		t.Fatalf("handshake: %d %q", status, body)
 	}
+	recs := strings.Split(body, "\x1e")
 	var op openPacket
-	if err := json.Unmarshal([]byte(body[1:]), &op); err != nil {
-		t.Fatalf("open packet %q: %v", body, err)
+	if err := json.Unmarshal([]byte(recs[0][1:]), &op); err != nil {
+		t.Fatalf("open packet %q: %v", recs[0], err)
 	}
-	return op, base + "?EIO=4&transport=polling&sid=" + op.SID
+	return op, base + "?EIO=4&transport=polling&sid=" + op.SID, recs[1:]
 }
 
 func TestHandshakePolling(t *testing.T) {
