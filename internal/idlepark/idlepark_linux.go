@@ -182,23 +182,24 @@ func (s *Set) sweep() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		if t := c.waitTick.Load(); t != 0 && now-t >= 2 && c.kick() {
-			s.kicks.Add(1)
+		if t := c.waitTick.Load(); t != 0 && now-t >= 2 {
+			c.kick(&s.kicks)
 		}
 	}
 }
 
 // kick ends the reader's wait in Go's poller with a read deadline in the
-// past, unless the wait has ended already, and reports whether it did.
-func (c *Conn) kick() bool {
+// past, unless the wait has ended already, and counts it in kicks before
+// the wait can end, so that a reader back from its wait sees it counted.
+func (c *Conn) kick(kicks *atomic.Int64) {
 	c.kmu.Lock()
 	defer c.kmu.Unlock()
 	if c.waitTick.Load() == 0 || c.kicked {
-		return false
+		return
 	}
 	c.kicked = true
+	kicks.Add(1)
 	c.nc.SetReadDeadline(time.Unix(1, 0))
-	return true
 }
 
 // Wait returns once c's socket has input, without reading it, or is
