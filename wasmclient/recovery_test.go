@@ -96,6 +96,11 @@ func TestRecoveryAfterCut(t *testing.T) {
 	wait.For(t, "200 broadcasts while the client is away", func() bool { return sent.Load() >= atCut+200 })
 	px.up()
 	wait.Recv(t, "the reconnection", connects)
+	// Checked at once: a reconnection that was not recovered would show
+	// below only as a wait for broadcasts that never come.
+	if !c.Recovered() || c.ID() != firstID {
+		t.Fatalf("reconnected with recovered=%v id=%q (was %q)", c.Recovered(), c.ID(), firstID)
+	}
 	atBack := sent.Load()
 	wait.For(t, "200 broadcasts after the reconnection", func() bool { return sent.Load() >= atBack+200 })
 	close(stop)
