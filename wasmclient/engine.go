@@ -25,6 +25,7 @@ type engine struct {
 	ctx      *signal       // stopped when the connection ends
 	wlock    chan struct{} // held while a packet and its attachments are written
 	tasks    chan func()
+	dropping atomic.Bool  // a task was dropped at the end: every later one is too
 	lastRecv atomic.Int64 // monotonic nanoseconds since start, of the last message
 
 	mu     sync.Mutex
@@ -256,10 +257,19 @@ func (e *engine) readLoop() string {
 	}
 }
 
+// task queues fn for the dispatcher, in order. Once the connection has
+// ended a task may be dropped, and then every later one is dropped too: a
+// select with both cases ready picks either, and a later event run after an
+// earlier one was dropped would advance the recovery offset past the event
+// that was never handled.
 func (e *engine) task(fn func()) {
+	if e.dropping.Load() {
+		return
+	}
 	select {
 	case e.tasks <- fn:
 	case <-e.ctx.Done():
+		e.dropping.Store(true)
 	}
 }
 
