@@ -546,7 +546,7 @@ func TestBadInputHandshakeHeaders(t *testing.T) {
 		{"version 14", map[string][]string{"Sec-WebSocket-Version": {"14"}}, 400, true},
 		{"version 13 twice", map[string][]string{"Sec-WebSocket-Version": {"13, 13"}}, 400, true},
 		{"no version", map[string][]string{"Sec-WebSocket-Version": nil}, 400, true},
-		{"no Upgrade", map[string][]string{"Upgrade": nil}, 426, false},
+		{"no Upgrade", map[string][]string{"Upgrade": nil}, 400, false}, // a GET for transport=websocket: code 3, as from Node
 		{"no Connection: Upgrade", map[string][]string{"Connection": {"keep-alive"}}, 426, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -633,7 +633,7 @@ func TestBadInputCrossOrigin(t *testing.T) {
 			stillServes(t, good)
 		})
 	}
-	waitLog(t, logs, "not authorized")
+	waitLog(t, logs, "origin not allowed")
 }
 
 // Query values that are object keys in JavaScript are just unknown transports.
@@ -659,7 +659,7 @@ func TestBadInputTransportNames(t *testing.T) {
 }
 
 // An h2c upgrade (RFC 7540 §3.2) is not a WebSocket upgrade: refused with
-// 426, the connection stays HTTP/1.1. So is HTTP/2's connection preface.
+// 400 (code 3, as from Node), the connection stays HTTP/1.1. So is HTTP/2's connection preface.
 func TestBadInputH2C(t *testing.T) {
 	t.Parallel()
 	srv, url, _, good := echoServer(t, nil)
@@ -675,7 +675,7 @@ func TestBadInputH2C(t *testing.T) {
 		status        int
 	}{
 		{"Upgrade: h2c", "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n" +
-			"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n", 426},
+			"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n", 400},
 		{"Upgrade: h2c, websocket without the WebSocket headers", "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n" +
 			"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c, websocket\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n", 400},
 		{"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400},

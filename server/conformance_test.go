@@ -233,16 +233,16 @@ func TestConformanceHandshakeErrors(t *testing.T) {
 		message       string
 	}{
 		// "should fail with an invalid 'EIO' query parameter"
-		{"GET", "transport=websocket", 5, "Unsupported protocol version"},
-		{"GET", "EIO=abc&transport=websocket", 5, "Unsupported protocol version"},
-		{"GET", "EIO=3&transport=websocket", 5, "Unsupported protocol version"},
-		{"GET", "EIO=5&transport=websocket", 5, "Unsupported protocol version"},
+		{"GET", "transport=polling", 5, "Unsupported protocol version"},
+		{"GET", "EIO=abc&transport=polling", 5, "Unsupported protocol version"},
+		{"GET", "EIO=3&transport=polling", 5, "Unsupported protocol version"},
+		{"GET", "EIO=5&transport=polling", 5, "Unsupported protocol version"},
+		// a GET for the WebSocket transport that is not an upgrade
+		{"GET", "EIO=4&transport=websocket", 3, "Bad request"},
 		// "should fail with an invalid 'transport' query parameter"
 		{"GET", "EIO=4", 0, "Transport unknown"},
 		{"GET", "EIO=4&transport=abc", 0, "Transport unknown"},
 		{"GET", "EIO=4&transport=webtransport", 0, "Transport unknown"},
-		// HTTP long-polling does not exist here; the message says what to do.
-		{"GET", "EIO=4&transport=polling", 0, `transports: ["websocket"]`},
 		// an upgrade of a session this server does not know
 		{"GET", "EIO=4&transport=websocket&sid=abc", 1, "Session ID unknown"},
 		// "should fail with an invalid request method"

@@ -19,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/tsunagi/tsunagi/internal/idlepark"
+	"github.com/tsunagi/tsunagi/server/engineio"
 	"github.com/tsunagi/tsunagi/shared"
 	"github.com/tsunagi/tsunagi/shared/wire"
 )
@@ -51,10 +52,15 @@ type frame struct {
 	noCompress bool // sent without permessage-deflate
 }
 
-// conn is one Engine.IO connection: a WebSocket that carries the sockets
-// of one or more namespaces.
+// conn is one Engine.IO connection, which carries the sockets of one or
+// more namespaces: a WebSocket of the server's own transport, or an
+// engineio.Session (polling, and the WebSocket it may upgrade to).
 type conn struct {
 	srv *Server
+	// eio is the Engine.IO session of a connection that began on polling
+	// (see session.go); it is nil on the server's own WebSocket transport,
+	// which the fields up to park are for.
+	eio *engineio.Session
 	ws  *websocket.Conn
 	bc  *batchConn    // under ws: the writer batches through it
 	br  *bufio.Reader // between ws and bc: coder/websocket reads through it
@@ -177,7 +183,13 @@ func (c *conn) open() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.armHeartbeat(o.PingInterval)
-	c.connectTimer = time.AfterFunc(o.ConnectTimeout, func() {
+	c.armConnectTimeout()
+}
+
+// armConnectTimeout closes the connection if it joins no namespace within
+// ConnectTimeout, under c.mu.
+func (c *conn) armConnectTimeout() {
+	c.connectTimer = time.AfterFunc(c.srv.opts.ConnectTimeout, func() {
 		if !c.connected.Load() {
 			c.close(ReasonConnectTimeout, websocket.StatusPolicyViolation)
 		}
@@ -837,7 +849,9 @@ func (c *conn) writeLoop() {
 			c.mu.Unlock()
 		}
 		if err != nil {
-			if isTimeout(err) {
+			if errors.Is(err, errSlow) {
+				c.abort(ReasonSlowClient)
+			} else if isTimeout(err) {
 				c.log("tsunagi: disconnecting slow client: write timed out", "timeout", c.srv.opts.WriteTimeout)
 				c.abort(ReasonSlowClient)
 			} else {
@@ -855,6 +869,9 @@ func (c *conn) writeLoop() {
 // writeBatch writes frames in as few syscalls as the batchConn allows:
 // one, unless they pass maxHeld bytes.
 func (c *conn) writeBatch(batch []frame) error {
+	if c.eio != nil {
+		return c.writeSession(batch)
+	}
 	if len(batch) == 0 {
 		return nil
 	}
@@ -918,6 +935,10 @@ func (c *conn) abort(reason string) {
 	c.ended = true
 	c.wakeAll()
 	c.mu.Unlock()
+	if c.eio != nil {
+		c.eio.Close()
+		return
+	}
 	// The socket first: that also ends a close handshake under way (whose
 	// end CloseNow would wait for) and the read, whose ctx cannot end it.
 	c.bc.Close()
@@ -927,6 +948,10 @@ func (c *conn) abort(reason string) {
 
 // finish sends the close frame and stops the reader.
 func (c *conn) finish(reason string, code websocket.StatusCode) {
+	if c.eio != nil {
+		c.eio.Close() // what is queued in the session goes first
+		return
+	}
 	switch reason {
 	case ReasonTransportClose, ReasonTransportError, "":
 		c.ws.CloseNow()

@@ -14,7 +14,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -28,6 +27,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/tsunagi/tsunagi/internal/idlepark"
+	"github.com/tsunagi/tsunagi/server/engineio"
 	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
@@ -83,9 +83,35 @@ type Options struct {
 	// names do not grow the server. Defaults to false, as in Socket.IO.
 	CleanupEmptyChildNamespaces bool
 	// OriginPatterns lists the cross-origin hosts allowed to connect, as in
-	// websocket.AcceptOptions (for example "localhost:*"). By default only
-	// same-origin requests (and clients that send no Origin) are accepted.
+	// websocket.AcceptOptions (for example "localhost:*"), over either
+	// transport. By default only same-origin requests (and clients that
+	// send no Origin) are accepted. CORS, when set, decides instead.
 	OriginPatterns []string
+	// CORS allows cross-origin clients as Socket.IO's cors option does
+	// (origins as a list or a func, credentials, methods, headers). Polling
+	// requests are "simple" CORS requests that a browser sends whatever the
+	// answer, so the server refuses a disallowed origin itself (code 3,
+	// 403), on both transports.
+	CORS *engineio.CORS
+
+	// Transports lists the transports accepted, among "polling" and
+	// "websocket" (engineio.Polling, engineio.WebSocket). Defaults to both,
+	// as in Socket.IO: socket.io-client starts on polling and upgrades.
+	Transports []string
+	// DisableUpgrades keeps polling sessions on polling (Socket.IO's
+	// allowUpgrades: false).
+	DisableUpgrades bool
+	// UpgradeTimeout bounds an upgrade from polling to WebSocket; past it
+	// the session stays on polling. Defaults to 10 s.
+	UpgradeTimeout time.Duration
+	// Cookie, when set, names the sticky-session cookie ("io" by default)
+	// sent with the handshake of a polling session, for load balancers;
+	// see the README's "Behind a load balancer". Socket.IO's cookie option.
+	Cookie *engineio.Cookie
+	// AllowRequest is asked for every handshake (Socket.IO's allowRequest):
+	// an error refuses it with code 4 (HTTP 403 on polling, 400 on a
+	// WebSocket), the error's text as the message.
+	AllowRequest func(r *http.Request) error
 	// Logger receives the server's diagnostics. Defaults to slog.Default().
 	Logger *slog.Logger
 	// DisableIdleParking turns idle parking off. By default, on Linux, a
@@ -148,7 +174,8 @@ type Server struct {
 	shutdown bool
 	wg       sync.WaitGroup
 	idle     *idlepark.Set // quiet connections, without a goroutine each
-	beats    heartbeats    // every connection's heartbeat, on one timer
+	eio      *engineio.Server
+	beats    heartbeats // every connection's heartbeat, on one timer
 
 	// pendingRec is the recovery state RestoreRecovery read for namespaces
 	// that do not exist yet, by name; recoveryFile is EnvRecoveryFile's.
@@ -174,6 +201,7 @@ func New(opts *Options) *Server {
 	if o.Recovery.MaxDisconnectionDuration > 0 {
 		s.recoveryFile = os.Getenv(EnvRecoveryFile)
 	}
+	s.eio = s.newEngineIO()
 	s.Of("/")
 	s.restoreFromEnv()
 	return s
@@ -285,44 +313,16 @@ func (s *Server) In(rooms ...string) *Broadcast { return s.Of("/").To(rooms...) 
 // Except targets the sockets of the main namespace but those in rooms.
 func (s *Server) Except(rooms ...string) *Broadcast { return s.Of("/").Except(rooms...) }
 
-// engineError is the body of an Engine.IO handshake error.
-type engineError struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
-}
+// ServeHTTP serves the Engine.IO endpoint (usually mounted at
+// /socket.io/): polling requests, WebSocket connections and upgrades. A
+// refused request gets Engine.IO's error codes 0–5, as from Node. A
+// WebSocket is served until it closes (Shutdown waits for that); ServeHTTP
+// returns once it is accepted.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.eio.ServeHTTP(w, r) }
 
-func writeEngineError(w http.ResponseWriter, status, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(engineError{Code: code, Message: msg})
-}
-
-// ServeHTTP accepts a WebSocket connection at the Engine.IO endpoint
-// (usually mounted at /socket.io/). It returns once the connection is
-// accepted; the server serves it until it closes (Shutdown waits for that).
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	if q.Get("EIO") != "4" {
-		writeEngineError(w, http.StatusBadRequest, 5, "Unsupported protocol version: this server speaks Engine.IO 4 (EIO=4)")
-		return
-	}
-	switch t := q.Get("transport"); t {
-	case "websocket":
-	case "polling":
-		writeEngineError(w, http.StatusBadRequest, 0, "Transport unknown: this server speaks WebSocket only; configure socket.io-client with { transports: [\"websocket\"] }")
-		return
-	default:
-		writeEngineError(w, http.StatusBadRequest, 0, "Transport unknown")
-		return
-	}
-	if q.Get("sid") != "" {
-		writeEngineError(w, http.StatusBadRequest, 1, "Session ID unknown")
-		return
-	}
-	if r.Method != http.MethodGet {
-		writeEngineError(w, http.StatusBadRequest, 2, "Bad handshake method")
-		return
-	}
+// serveWebSocket runs a WebSocket that opens a session on the server's own
+// transport; package engineio has checked the request.
+func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	down := s.shutdown
 	if !down {
@@ -330,7 +330,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if down {
-		writeEngineError(w, http.StatusServiceUnavailable, 3, "Server is shutting down")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"code":3,"message":"Server is shutting down"}`))
 		return
 	}
 	served := false
@@ -340,7 +342,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	accept := &websocket.AcceptOptions{OriginPatterns: s.opts.OriginPatterns}
+	// The origin was checked (OriginPatterns or CORS) with the rest.
+	accept := &websocket.AcceptOptions{InsecureSkipVerify: true}
 	if s.opts.Compression {
 		accept.CompressionMode = websocket.CompressionNoContextTakeover
 		accept.CompressionThreshold = compressThreshold
@@ -417,9 +420,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.abortAll()
 		case <-ctx.Done():
 			s.abortAll()
+			s.eio.Close()
 			return ctx.Err()
 		}
 	}
+	s.eio.Close() // polling sessions that lingered for their close packet
 	var errs []error
 	if err := s.saveToEnv(); err != nil {
 		errs = append(errs, err)

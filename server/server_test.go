@@ -403,8 +403,8 @@ func TestHandshakeErrors(t *testing.T) {
 	for _, tc := range []struct {
 		query, want string
 	}{
-		{"EIO=3&transport=websocket", "Unsupported protocol version"},
-		{"EIO=4&transport=polling", `transports: [\"websocket\"]`},
+		{"EIO=3&transport=polling", "Unsupported protocol version"},
+		{"EIO=4&transport=websocket", "Bad request"}, // a GET without Upgrade
 		{"EIO=4&transport=__proto__", "Transport unknown"},
 		{"EIO=4", "Transport unknown"},
 	} {

@@ -157,14 +157,25 @@ var scenarios = []scenario{
 	},
 }
 
-// TestOfficialClientFeatures: socket.io-client 4.8 against our server.
+// clientTransports are the ways the official client is run: forced to
+// WebSocket, on its defaults (polling first, then the upgrade), and forced
+// to polling (a network that blocks WebSocket).
+var clientTransports = []string{"websocket", "default", "polling"}
+
+// TestOfficialClientFeatures: socket.io-client 4.8 against our server, on
+// each of clientTransports.
 func TestOfficialClientFeatures(t *testing.T) {
-	for _, sc := range scenarios {
-		t.Run(sc.name, func(t *testing.T) {
+	for _, tr := range clientTransports {
+		t.Run(tr, func(t *testing.T) {
 			t.Parallel()
-			url, notes := startFeatureServer(t, sc)
-			checkTranscript(t, runOfficialClient(t, url, sc), sc)
-			checkNotes(t, notes, sc.notes)
+			for _, sc := range scenarios {
+				t.Run(sc.name, func(t *testing.T) {
+					t.Parallel()
+					url, notes := startFeatureServer(t, sc)
+					checkTranscript(t, runOfficialClient(t, url, tr, sc), sc)
+					checkNotes(t, notes, sc.notes)
+				})
+			}
 		})
 	}
 }
@@ -182,14 +193,19 @@ func TestGoClientAgainstOfficialServer(t *testing.T) {
 }
 
 // TestReferencePair: the official client against the official server, so
-// that every expectation above is what Socket.IO does.
+// that every expectation above is what Socket.IO does, on each transport.
 func TestReferencePair(t *testing.T) {
-	for _, sc := range scenarios {
-		t.Run(sc.name, func(t *testing.T) {
+	for _, tr := range clientTransports {
+		t.Run(tr, func(t *testing.T) {
 			t.Parallel()
-			url, notes := startOfficialServer(t, sc)
-			checkTranscript(t, runOfficialClient(t, url, sc), sc)
-			checkNotes(t, notes, sc.notes)
+			for _, sc := range scenarios {
+				t.Run(sc.name, func(t *testing.T) {
+					t.Parallel()
+					url, notes := startOfficialServer(t, sc)
+					checkTranscript(t, runOfficialClient(t, url, tr, sc), sc)
+					checkNotes(t, notes, sc.notes)
+				})
+			}
 		})
 	}
 }
@@ -309,13 +325,13 @@ func stdoutLines(s string) []string {
 	return strings.Split(s, "\n")
 }
 
-// runOfficialClient runs one scenario of client_features.js against url and
-// returns its transcript.
-func runOfficialClient(t *testing.T, url string, sc scenario) []string {
+// runOfficialClient runs one scenario of client_features.js against url,
+// on transports (one of clientTransports), and returns its transcript.
+func runOfficialClient(t *testing.T, url, transports string, sc scenario) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
-	p := testenv.RunNode(t, ctx, filepath.Join("testdata", "client_features.js"), "URL="+url, "SCENARIO="+sc.name)
+	p := testenv.RunNode(t, ctx, filepath.Join("testdata", "client_features.js"), "URL="+url, "SCENARIO="+sc.name, "TRANSPORTS="+transports)
 	if err := p.Wait(); err != nil {
 		t.Fatalf("client_features.js %s: %v\nstdout:\n%s\nstderr:\n%s", sc.name, err, p.Stdout(), p.Stderr())
 	}

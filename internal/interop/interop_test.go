@@ -86,10 +86,19 @@ func (w *testWriter) close() {
 	w.closed = true
 }
 
-// TestOfficialClient: the official socket.io-client (Node) connects over
-// WebSocket, receives "news", sends "my other event", and gets the ack of
-// "echo".
+// TestOfficialClient: the official socket.io-client (Node), on each of
+// clientTransports, receives "news", sends "my other event", and gets the
+// ack of "echo".
 func TestOfficialClient(t *testing.T) {
+	for _, tr := range clientTransports {
+		t.Run(tr, func(t *testing.T) {
+			t.Parallel()
+			testOfficialClient(t, tr)
+		})
+	}
+}
+
+func testOfficialClient(t *testing.T, transports string) {
 	srv, url := startServer(t, nil)
 	got := make(chan string, 1)
 	srv.OnConnection(func(s *server.Socket) {
@@ -108,7 +117,7 @@ func TestOfficialClient(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
-	p := testenv.RunNode(t, ctx, filepath.Join("testdata", "client_basic.js"), "URL="+url)
+	p := testenv.RunNode(t, ctx, filepath.Join("testdata", "client_basic.js"), "URL="+url, "TRANSPORTS="+transports)
 	if err := p.Wait(); err != nil {
 		t.Fatalf("client_basic.js: %v\nstdout:\n%s\nstderr:\n%s", err, p.Stdout(), p.Stderr())
 	}

@@ -153,6 +153,16 @@ type Options struct {
 	// InitialPacket, when non-nil, is queued as a message right after the
 	// open packet.
 	InitialPacket []byte
+	// ServeWebSocket, when set, is handed each WebSocket handshake that
+	// opens a session (transport=websocket, no sid) once it passed every
+	// check above, instead of a Session being opened here. A server with
+	// a WebSocket transport of its own uses it: package server does, for
+	// its write coalescing and idle parking. Polling sessions and their
+	// upgrades stay here.
+	ServeWebSocket http.HandlerFunc
+	// OnRefuse, when set, is told of every request refused with an error
+	// code (0–5), with its message: for logs and metrics.
+	OnRefuse func(r *http.Request, code int, message string)
 }
 
 // Bool returns a pointer to v, for Options.AllowUpgrades.
@@ -300,15 +310,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if !(transport == Polling && s.polling || transport == WebSocket && s.websocket) {
-		s.refuse(w, upgrade, CodeUnknownTransport, "")
+		s.refuse(w, r, upgrade, CodeUnknownTransport, "")
 		return
 	}
 	if !validHeaderValue(origin) {
-		s.refuse(w, upgrade, CodeBadRequest, "")
+		s.refuse(w, r, upgrade, CodeBadRequest, "")
 		return
 	}
 	if !allowed {
-		s.refuse(w, upgrade, CodeForbidden, "origin not allowed")
+		s.refuse(w, r, upgrade, CodeForbidden, "origin not allowed")
 		return
 	}
 	sid := q.Get("sid")
@@ -318,7 +328,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if sid != "" {
 		ss := s.lookup(sid)
 		if ss == nil {
-			s.refuse(w, upgrade, CodeUnknownSID, "")
+			s.refuse(w, r, upgrade, CodeUnknownSID, "")
 			return
 		}
 		if transport == WebSocket && upgrade {
@@ -326,31 +336,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if transport != Polling || ss.Transport() != Polling {
-			s.refuse(w, upgrade, CodeBadRequest, "")
+			s.refuse(w, r, upgrade, CodeBadRequest, "")
 			return
 		}
 		ss.servePoll(w, r)
 		return
 	}
 	if r.Method != http.MethodGet {
-		s.refuse(w, upgrade, CodeBadHandshake, "")
+		s.refuse(w, r, upgrade, CodeBadHandshake, "")
 		return
 	}
 	if transport == WebSocket && !upgrade {
-		s.refuse(w, upgrade, CodeBadRequest, "")
+		s.refuse(w, r, upgrade, CodeBadRequest, "")
 		return
 	}
 	if s.opts.AllowRequest != nil {
 		if err := s.opts.AllowRequest(r); err != nil {
-			s.refuse(w, upgrade, CodeForbidden, err.Error())
+			s.refuse(w, r, upgrade, CodeForbidden, err.Error())
 			return
 		}
 	}
 	if q.Get("EIO") != "4" {
-		s.refuse(w, upgrade, CodeUnsupported, "")
+		s.refuse(w, r, upgrade, CodeUnsupported, "")
 		return
 	}
 	if transport == WebSocket {
+		if s.opts.ServeWebSocket != nil {
+			s.opts.ServeWebSocket(w, r)
+			return
+		}
 		s.handshakeWebSocket(w, r)
 		return
 	}
@@ -364,14 +378,23 @@ func isUpgrade(r *http.Request) bool {
 // refuse answers a refused request: a JSON error (403 for code 4, else
 // 400), or for a WebSocket upgrade a 400 with the message as text, as
 // engine.io's abortUpgrade does.
-func (s *Server) refuse(w http.ResponseWriter, upgrade bool, code int, msg string) {
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, upgrade bool, code int, msg string) {
 	if msg == "" {
 		msg = errorMessages[code]
 	}
+	if s.opts.OnRefuse != nil {
+		s.opts.OnRefuse(r, code, msg)
+	}
 	if upgrade {
+		// engine.io answers 400 to every refused upgrade; a forbidden one
+		// gets 403 here, which says more to whoever reads it.
+		status := http.StatusBadRequest
+		if code == CodeForbidden {
+			status = http.StatusForbidden
+		}
 		w.Header().Set("Connection", "close")
 		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(http.StatusBadRequest)
+		w.WriteHeader(status)
 		_, _ = w.Write([]byte(msg))
 		return
 	}
@@ -471,6 +494,7 @@ func (s *Server) newSession(transport string, r *http.Request) *Session {
 		transport: transport,
 		header:    r.Header.Clone(),
 		remote:    r.RemoteAddr,
+		uri:       requestURI(r),
 		changed:   make(chan struct{}),
 		done:      make(chan struct{}),
 	}
@@ -531,6 +555,7 @@ type Session struct {
 	id     string
 	header http.Header
 	remote string
+	uri    string
 
 	mu        sync.Mutex
 	transport string
@@ -562,6 +587,19 @@ func (ss *Session) Header() http.Header { return ss.header }
 
 // RemoteAddr returns the address of the handshake request.
 func (ss *Session) RemoteAddr() string { return ss.remote }
+
+// RequestURI returns the request target of the handshake, as the client
+// sent it ("/socket.io/?EIO=4&transport=polling&t=…").
+func (ss *Session) RequestURI() string { return ss.uri }
+
+// Buffered returns the number of packets queued and not yet written: a
+// polling client that does not poll lets it grow until the session
+// expires, so a caller that sends a lot checks it.
+func (ss *Session) Buffered() int {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return len(ss.wbuf)
+}
 
 // Transport returns "polling" or "websocket".
 func (ss *Session) Transport() string {
@@ -642,7 +680,9 @@ func (ss *Session) close(reason string, kind closeKind) {
 		if reason == ReasonServerClose {
 			// The server is shutting down: only a held GET gets the close.
 			ss.kind = closeError
-		} else if !ss.getHeld {
+		} else if !ss.getHeld || len(ss.wbuf) > 0 {
+			// A GET is still owed the close packet: the next one, or the
+			// one after the held GET took what is queued.
 			ss.final = true
 			linger = true
 			ss.lingering = time.AfterFunc(closeTimeout, func() { ss.srv.remove(ss) })
@@ -738,4 +778,12 @@ func (ss *Session) isClosed() bool {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	return ss.closed
+}
+
+// requestURI is r's request target as the client sent it.
+func requestURI(r *http.Request) string {
+	if r.RequestURI != "" {
+		return r.RequestURI
+	}
+	return r.URL.RequestURI() // a request that did not come from a client
 }

@@ -44,7 +44,7 @@ func encodePayload(pkts []packet) []byte {
 func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 	ss := s.newSession(Polling, r)
 	if ss == nil {
-		s.refuse(w, false, CodeBadRequest, "")
+		s.refuse(w, r, false, CodeBadRequest, "")
 		return
 	}
 	if c := s.opts.Cookie; c != nil {
@@ -142,14 +142,24 @@ func (ss *Session) pollGET(w http.ResponseWriter, r *http.Request) {
 	if ss.closed {
 		if !ss.final {
 			ss.mu.Unlock()
-			ss.srv.refuse(w, false, CodeUnknownSID, "")
+			ss.srv.refuse(w, r, false, CodeUnknownSID, "")
+			return
+		}
+		if ss.kind == closeServer && len(ss.wbuf) > 0 {
+			// What was queued before the close goes first, and the close
+			// packet with the next GET, as engine.io sends it: a client
+			// that got both in one payload would handle the close before
+			// the packets (socket.io-client hands packets on a tick later).
+			body := encodePayload(ss.wbuf)
+			ss.wbuf = nil
+			ss.mu.Unlock()
+			ss.writePayload(w, r, body)
 			return
 		}
 		ss.final = false
 		body := []byte("6")
 		if ss.kind == closeServer {
-			body = encodePayload(append(ss.wbuf, packet{typ: '1'}))
-			ss.wbuf = nil
+			body = []byte("1")
 		}
 		if ss.lingering != nil {
 			ss.lingering.Stop()
@@ -174,8 +184,19 @@ func (ss *Session) pollGET(w http.ResponseWriter, r *http.Request) {
 			case closeClient:
 				body = []byte("6")
 			case closeServer:
-				body = encodePayload(append(ss.wbuf, packet{typ: '1'}))
-				ss.wbuf = nil
+				if len(ss.wbuf) > 0 { // the close packet with the next GET (see above)
+					body = encodePayload(ss.wbuf)
+					ss.wbuf = nil
+					break
+				}
+				body = []byte("1")
+				if ss.final {
+					ss.final = false
+					if ss.lingering != nil {
+						ss.lingering.Stop()
+					}
+					defer ss.srv.remove(ss)
+				}
 			default:
 				body = []byte("1")
 			}
@@ -190,7 +211,7 @@ func (ss *Session) pollGET(w http.ResponseWriter, r *http.Request) {
 			// does; the write buffer goes on over WebSocket.
 			ss.getHeld = false
 			ss.mu.Unlock()
-			ss.srv.refuse(w, false, CodeBadRequest, "")
+			ss.srv.refuse(w, r, false, CodeBadRequest, "")
 			return
 		case len(ss.wbuf) > 0:
 			pkts := ss.wbuf
@@ -226,7 +247,7 @@ func (ss *Session) pollPOST(w http.ResponseWriter, r *http.Request) {
 	ss.mu.Lock()
 	if ss.closed {
 		ss.mu.Unlock()
-		ss.srv.refuse(w, false, CodeUnknownSID, "")
+		ss.srv.refuse(w, r, false, CodeUnknownSID, "")
 		return
 	}
 	if ss.postBusy {

@@ -1,9 +1,10 @@
 // The official socket.io-client against a tsunagi server.
-// Usage: URL=http://127.0.0.1:port node client_basic.js
+// Usage: URL=http://127.0.0.1:port [TRANSPORTS=websocket|polling|default] node client_basic.js
 // Prints "news <json>" and "ack <json of the ack's arguments>" on stdout,
 // exits 0 when done, 1 on connect_error or after 20 s.
 "use strict";
 const { io } = require("socket.io-client");
+const { transportOpts } = require("./helpers");
 
 const url = process.env.URL;
 if (!url) {
@@ -16,7 +17,7 @@ const timer = setTimeout(() => {
   process.exit(1);
 }, 20000);
 
-const socket = io(url, { transports: ["websocket"], reconnection: false });
+const socket = io(url, Object.assign({ reconnection: false }, transportOpts()));
 
 socket.on("connect_error", (err) => {
   console.error("connect_error:", err && err.message);

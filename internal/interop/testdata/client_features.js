@@ -1,24 +1,24 @@
 // The official socket.io-client running one scenario against a server that
 // implements the feature protocol (server_features.js, or its Go twin in
 // features_test.go). Usage:
-//   URL=http://127.0.0.1:port SCENARIO=acks node client_features.js
+//   URL=http://127.0.0.1:port SCENARIO=acks [TRANSPORTS=websocket|polling|default] node client_features.js
 // Prints the scenario's transcript (see helpers.js), then "done".
 "use strict";
 const { io, Manager } = require("socket.io-client");
-const { out, waitFor, connected, refused, call, until, main } = require("./helpers");
+const { out, waitFor, connected, refused, call, until, main, transportOpts } = require("./helpers");
 
 const URL = process.env.URL;
 const SCENARIO = process.env.SCENARIO;
 
 // Each io() call gets its own connection unless a scenario shares a Manager.
 const opts = (extra) =>
-  Object.assign({ transports: ["websocket"], reconnection: false, forceNew: true }, extra);
+  Object.assign({ reconnection: false, forceNew: true }, transportOpts(), extra);
 
 const scenarios = {
   // Auth payloads, the handshake query, two namespaces multiplexed on one
   // connection, a namespace middleware's refusal, an unknown namespace.
   async auth_namespaces() {
-    const m = new Manager(URL, { transports: ["websocket"], reconnection: false, query: { app: "demo" } });
+    const m = new Manager(URL, Object.assign({ reconnection: false, query: { app: "demo" } }, transportOpts()));
     const main = m.socket("/", { auth: { token: "abc" } });
     const admin = m.socket("/admin", { auth: { role: "admin" } });
     const who = waitFor(main, "whoami");
@@ -157,7 +157,7 @@ const scenarios = {
   // namespace multiplexed on it hears "io server disconnect", so that none
   // reconnects.
   async disconnect_hard() {
-    const m = new Manager(URL, { transports: ["websocket"], reconnection: false });
+    const m = new Manager(URL, Object.assign({ reconnection: false }, transportOpts()));
     const main = m.socket("/");
     const admin = m.socket("/admin", { auth: { role: "admin" } });
     await Promise.all([connected(main), connected(admin)]);

@@ -105,4 +105,14 @@ function main(fn, ms = 20000) {
   );
 }
 
-module.exports = { show, out, waitFor, connected, refused, call, until, main };
+// transportOpts are the client options for TRANSPORTS: "websocket" or
+// "polling" forces that transport, "default" (or unset: "websocket", for the
+// scripts written before polling) leaves socket.io-client on its defaults
+// (polling first, then the upgrade).
+function transportOpts() {
+  const t = process.env.TRANSPORTS || "websocket";
+  if (t === "default") return {};
+  return { transports: t.split(",") };
+}
+
+module.exports = { show, out, waitFor, connected, refused, call, until, main, transportOpts };

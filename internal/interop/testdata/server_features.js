@@ -1,7 +1,7 @@
 // The official socket.io server implementing the feature protocol that the
 // interop scenarios exercise; features_test.go holds its Go twin, which must
 // behave the same. Usage:
-//   [PING_INTERVAL=ms PING_TIMEOUT=ms] node server_features.js
+//   [PING_INTERVAL=ms PING_TIMEOUT=ms SERVER_TRANSPORTS=polling,websocket] node server_features.js
 // Listens on 127.0.0.1 with a port chosen by the OS and prints
 // "listening <port>"; then prints a note ("<tag> <JSON>") for what it sees.
 "use strict";
@@ -11,7 +11,7 @@ const { out } = require("./helpers");
 
 const httpServer = http.createServer();
 const io = new Server(httpServer, {
-  transports: ["websocket"],
+  transports: (process.env.SERVER_TRANSPORTS || "polling,websocket").split(","),
   pingInterval: Number(process.env.PING_INTERVAL) || 25000,
   pingTimeout: Number(process.env.PING_TIMEOUT) || 20000,
 });
