@@ -21,6 +21,7 @@ import (
 type dialer struct {
 	url     string
 	clients []*http.Client
+	nets    []*net.Dialer // the same dialers, for polling's HTTP connections
 	next    atomic.Uint64
 	timeout time.Duration
 }
@@ -36,8 +37,17 @@ func newDialer(url string, sources []net.IP, timeout time.Duration) *dialer {
 			nd.LocalAddr = &net.TCPAddr{IP: ip}
 		}
 		d.clients = append(d.clients, &http.Client{Transport: &upgrader{dialer: nd}})
+		d.nets = append(d.nets, nd)
 	}
 	return d
+}
+
+// sioConn is a Socket.IO connection on either transport: client on
+// WebSocket, pollClient on long-polling.
+type sioConn interface {
+	emit(id int64, event, args string) error
+	next() (wire.Packet, error)
+	close()
 }
 
 // client is one Socket.IO connection to the main namespace. Its methods are
@@ -53,7 +63,11 @@ type client struct {
 var bg = context.Background() // no Done channel: coder/websocket then arms no timers per call
 
 // dial connects and joins "/", returning once the server's CONNECT arrived.
-func (d *dialer) dial(ctx context.Context) (*client, error) {
+func (d *dialer) dial(ctx context.Context) (sioConn, error) {
+	return d.dialWS(ctx)
+}
+
+func (d *dialer) dialWS(ctx context.Context) (*client, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	hc := d.clients[d.next.Add(1)%uint64(len(d.clients))]
@@ -161,7 +175,13 @@ func (c *client) pong() error {
 
 // emit writes `42<id>["<event>",<args>]`; args is the JSON after the name.
 func (c *client) emit(id int64, event, args string) error {
-	b := append(c.out[:0], byte(wire.EIOMessage), '0'+byte(wire.EventPacket))
+	c.out = appendEmit(c.out[:0], id, event, args)
+	return c.write(c.out)
+}
+
+// appendEmit appends `42<id>["<event>",<args>]` (no id when negative).
+func appendEmit(b []byte, id int64, event, args string) []byte {
+	b = append(b, byte(wire.EIOMessage), '0'+byte(wire.EventPacket))
 	if id >= 0 {
 		b = appendInt(b, id)
 	}
@@ -172,9 +192,7 @@ func (c *client) emit(id int64, event, args string) error {
 		b = append(b, ',')
 		b = append(b, args...)
 	}
-	b = append(b, ']')
-	c.out = b
-	return c.write(b)
+	return append(b, ']')
 }
 
 // next reads until a Socket.IO packet arrives, answering pings on the way.

@@ -14,6 +14,15 @@
 //	           hold them answering heartbeats; connects/s and server RSS per connection
 //	max        -clients C: connect until C or the first failure, then hold
 //	           them for -hold with heartbeats running; how many stay connected
+//	upgrade    -clients S: S polling sessions, -concurrency at a time, each
+//	           upgraded to WebSocket as socket.io-client does it (2probe,
+//	           3probe, the held GET returns, 5), then one echo call over it;
+//	           handshake-to-upgraded p50/p99
+//
+// -transport polling runs ack and idle over Engine.IO long-polling instead
+// of WebSocket (polling.go): a held GET, at most one POST in flight, and
+// what is queued meanwhile joined in the next POST. idle then counts
+// sessions that joined "/" and hold a GET.
 //
 // Every mode stops by itself: phases are bounded by -warmup, -duration and
 // -hold, and -timeout ends the process whatever happens.
@@ -53,6 +62,7 @@ type config struct {
 	dialTimeout time.Duration
 	pid         int
 	sources     []net.IP
+	transport   string
 }
 
 func main() {
@@ -62,7 +72,8 @@ func main() {
 	var cpuprofile string
 	flag.StringVar(&cfg.addr, "addr", "127.0.0.1:8125", "server address (host:port); the endpoint is /socket.io/")
 	flag.StringVar(&cfg.label, "label", "", "name of the server, repeated in the RESULT line")
-	flag.StringVar(&cfg.mode, "mode", "ack", "ack, broadcast, idle or max")
+	flag.StringVar(&cfg.mode, "mode", "ack", "ack, broadcast, idle, max or upgrade")
+	flag.StringVar(&cfg.transport, "transport", "websocket", "ack, idle: websocket or polling")
 	flag.IntVar(&cfg.clients, "clients", 100, "connections")
 	flag.IntVar(&cfg.inflight, "inflight", 1, "ack: calls in flight per client; broadcast: broadcasts in flight")
 	flag.IntVar(&cfg.concurrency, "concurrency", 100, "dials in flight while connecting")
@@ -107,9 +118,26 @@ func main() {
 		d:     newDialer("ws://"+cfg.addr+"/socket.io/?EIO=4&transport=websocket", cfg.sources, cfg.dialTimeout),
 		start: time.Now(),
 	}
+	r.pd = &pollDialer{d: r.d, addr: cfg.addr, once: cfg.mode == "idle"}
+	r.dial = r.d.dial
 	r.res.add("label", cfg.label)
 	r.res.add("mode", cfg.mode)
+	if cfg.mode == "upgrade" {
+		r.res.add("transport", "polling-to-websocket")
+	} else {
+		r.res.add("transport", cfg.transport)
+	}
 	r.res.add("clients", cfg.clients)
+	switch cfg.transport {
+	case "websocket":
+	case "polling":
+		if cfg.mode != "ack" && cfg.mode != "idle" {
+			fatal(fmt.Errorf("-transport polling runs -mode ack or idle (upgrade always starts on polling)"))
+		}
+		r.dial = r.pd.dial
+	default:
+		fatal(fmt.Errorf("unknown -transport %q: want websocket or polling", cfg.transport))
+	}
 	switch cfg.mode {
 	case "ack":
 		err = r.ack()
@@ -119,6 +147,8 @@ func main() {
 		err = r.idle()
 	case "max":
 		err = r.max()
+	case "upgrade":
+		err = r.upgrade()
 	default:
 		err = fmt.Errorf("unknown -mode %q", cfg.mode)
 	}
@@ -203,11 +233,13 @@ func (r *result) String() string {
 type run struct {
 	cfg   config
 	d     *dialer
-	start time.Time // origin of the timestamps carried in broadcasts
+	pd    *pollDialer
+	dial  func(context.Context) (sioConn, error) // -transport's
+	start time.Time                              // origin of the timestamps carried in broadcasts
 	res   result
 
 	mu      sync.Mutex
-	clients []*client
+	clients []sioConn
 	loops   sync.WaitGroup
 
 	measuring atomic.Bool  // count what arrives
@@ -221,7 +253,7 @@ type run struct {
 // connect opens n connections, at most -concurrency dials at a time, and
 // runs loop on each once it is connected. It stops dialing at the first
 // failure and returns it with the number of connections made.
-func (r *run) connect(n int, loop func(*client)) (ok int, elapsed time.Duration, firstErr error) {
+func (r *run) connect(n int, loop func(sioConn)) (ok int, elapsed time.Duration, firstErr error) {
 	t0 := time.Now()
 	sem := make(chan struct{}, r.cfg.concurrency)
 	var dials sync.WaitGroup
@@ -234,7 +266,7 @@ func (r *run) connect(n int, loop func(*client)) (ok int, elapsed time.Duration,
 		}
 		dials.Add(1)
 		go func() {
-			c, err := r.d.dial(context.Background())
+			c, err := r.dial(context.Background())
 			<-sem
 			if err != nil {
 				errOnce.Do(func() { firstErr = fmt.Errorf("connection %d: %w", i+1, err) })
@@ -291,7 +323,7 @@ func waitBounded(wg *sync.WaitGroup, d time.Duration, what string) error {
 }
 
 // idleLoop answers heartbeats until the connection ends.
-func idleLoop(c *client) {
+func idleLoop(c sioConn) {
 	for {
 		if _, err := c.next(); err != nil {
 			return
@@ -352,7 +384,7 @@ func (r *run) ack() error {
 		}
 	}()
 	var busy sync.WaitGroup // clients with calls in flight after the window
-	_, _, err := r.connect(r.cfg.clients, func(c *client) {
+	_, _, err := r.connect(r.cfg.clients, func(c sioConn) {
 		busy.Add(1)
 		drained := sync.OnceFunc(busy.Done)
 		defer drained()
@@ -420,7 +452,7 @@ func (r *run) broadcast() error {
 	}
 	var got [ring]atomic.Int32
 	done := make(chan int64, ring)
-	_, _, err := r.connect(n, func(c *client) {
+	_, _, err := r.connect(n, func(c sioConn) {
 		var v [2]int64
 		for {
 			p, err := c.next()
@@ -539,8 +571,8 @@ func (r *run) max() error {
 	var alive, pinged int
 	for {
 		alive, pinged = 0, 0
-		for _, c := range cs {
-			if !c.closed.Load() {
+		for _, sc := range cs {
+			if c := sc.(*client); !c.closed.Load() {
 				alive++
 				if c.pings.Load() > 0 {
 					pinged++
@@ -558,6 +590,60 @@ func (r *run) max() error {
 		if v, err := rss(r.cfg.pid); err == nil {
 			r.res.add("server_rss_kb", v/1024)
 		}
+	}
+	return nil
+}
+
+// upgrade: -clients polling sessions, -concurrency at a time, each upgraded
+// to WebSocket and then closed; the time from the handshake GET to "5"
+// written, and to the first ack over the WebSocket.
+func (r *run) upgrade() error {
+	var up, ack hist
+	sem := make(chan struct{}, r.cfg.concurrency)
+	var wg sync.WaitGroup
+	var done, failed atomic.Int64
+	var errOnce sync.Once
+	var firstErr error
+	m := startCPU(r.cfg.pid)
+	for i := 0; i < r.cfg.clients; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			u, a, err := r.upgradeOne(context.Background())
+			if err != nil {
+				failed.Add(1)
+				errOnce.Do(func() { firstErr = fmt.Errorf("session %d: %w", i+1, err) })
+				return
+			}
+			done.Add(1)
+			up.add(u)
+			ack.add(a)
+		}()
+	}
+	wg.Wait()
+	u := m.stop()
+	n := done.Load()
+	r.res.add("concurrency", r.cfg.concurrency)
+	r.res.add("upgraded", n)
+	r.res.add("failed_sessions", failed.Load())
+	r.res.add("upgraded_p50_us", up.quantile(0.50))
+	r.res.add("upgraded_p99_us", up.quantile(0.99))
+	r.res.add("first_ack_p50_us", ack.quantile(0.50))
+	r.res.add("first_ack_p99_us", ack.quantile(0.99))
+	r.res.add("sessions_per_s", float64(n)/u.wall.Seconds())
+	if r.cfg.pid > 0 && n > 0 {
+		r.res.add("server_cpu_us_per_session", float64(u.srv.Microseconds())/float64(n))
+		r.res.add("server_cpu_pct", u.pct(u.srv))
+	}
+	r.res.add("loadgen_cpu_pct", u.pct(u.gen))
+	r.res.add("other_cpu_pct", u.pct(u.other))
+	if firstErr != nil {
+		r.res.addNote("first failure: " + firstErr.Error())
+	}
+	if n == 0 {
+		return errors.New("no session upgraded")
 	}
 	return nil
 }
