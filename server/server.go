@@ -1,6 +1,31 @@
 // Package server is the native tsunagi server: an http.Handler that speaks
-// Socket.IO v5 over Engine.IO v4 on WebSocket, for the wasm client and for
-// the official Socket.IO clients alike.
+// Socket.IO v5 over Engine.IO v4, on HTTP long-polling and WebSocket and the
+// upgrade from one to the other, for the wasm client and for the official
+// Socket.IO clients alike (socket.io-client on its defaults starts on
+// polling and upgrades).
+//
+// # Layers
+//
+// A request goes first to package engineio, which checks it in engine.io's
+// order (error codes 0–5), and serves polling sessions and their upgrade.
+// A WebSocket that opens a session comes back here (serveWebSocket) and
+// runs on the server's own transport: write coalescing (coalesce.go), idle
+// parking (internal/idlepark) and the heartbeat of heartbeat.go. Above
+// either, a conn is the Socket.IO client: its sockets, one per namespace,
+// and the dispatcher that runs their handlers in arrival order.
+//
+// Goroutines of a conn: on the own WebSocket, the reader (none while
+// parked), a writer while frames are queued and a dispatcher while tasks
+// are; on an engineio session, no reader (messages come on the goroutine of
+// the POST, or of the session's WebSocket reader after an upgrade), the
+// same writer (which hands frames to the session) and dispatcher, and one
+// goroutine at the end that tears the conn down.
+//
+// Locks across the two layers: engineio holds none of its locks while it
+// calls OnMessage or OnClose, and a conn holds none of its own while it
+// calls Session.Send (the writer sends with no lock held) or Session.Close
+// (whose OnClose only starts the teardown goroutine). No network write
+// happens under a lock on either side.
 //
 //	srv := server.New(nil)
 //	srv.OnConnection(func(s *server.Socket) {

@@ -16,14 +16,19 @@
 // (the Cookie option gives load balancers a key); WebSocket alone does not.
 // Not implemented: EIO=3 (JSONP, b64), WebTransport.
 //
-// # Plan
+// # Use in package server
 //
-// This package is the first step of issue 13. Package server (the Socket.IO
-// server) still runs its own WebSocket-only Engine.IO layer in server/conn.go,
-// with write coalescing and idle parking. The next step moves the Socket.IO
-// client onto a Session of this package; the WebSocket transport here is
-// simple for now (one reader, one writer, no coalescing, no idle parking), and
-// the coalescing writer and idle parking move here from server/ in that step.
+// The Socket.IO server (package server) answers every request through a
+// Server of this package, so that refusals, CORS, the cookie and
+// AllowRequest are the same on both transports. It sets ServeWebSocket: a
+// WebSocket that opens a session (transport=websocket, no sid, as the wasm
+// client and clients set to WebSocket connect) goes back to the Socket.IO
+// server's own WebSocket transport, which coalesces writes and parks idle
+// connections. Polling sessions, and the WebSocket a polling session
+// upgrades to, run here; a session's WebSocket here is the simple one
+// described below (one reader, one writer, a write per packet, no idle
+// parking). Moving the coalescing writer and idle parking into this package,
+// so that upgraded sessions get them too, is the step still to take.
 //
 // # Goroutines per session
 //
