@@ -9,8 +9,24 @@ import (
 	"github.com/coder/websocket"
 )
 
-// dial ignores h: a page cannot set WebSocket handshake headers.
-func dial(ctx context.Context, u string, _ http.Header) (*websocket.Conn, error) {
+// dial ignores h and c: a page cannot set WebSocket handshake headers, and
+// the browser keeps the cookies.
+func dial(ctx context.Context, u string, _ http.Header, _ *http.Client) (*websocket.Conn, error) {
 	ws, _, err := websocket.Dial(ctx, u, nil)
 	return ws, err
+}
+
+// pollHeader is the header of polling requests: with credentials, fetch
+// sends cookies cross-origin too (net/http's js.fetch:credentials key is
+// removed before the request goes out).
+func pollHeader(h http.Header, withCredentials bool) http.Header {
+	if !withCredentials {
+		return h
+	}
+	h = h.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set("js.fetch:credentials", "include")
+	return h
 }

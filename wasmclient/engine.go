@@ -14,13 +14,30 @@ import (
 	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
-// engine is one Engine.IO connection: a WebSocket, its reader, the
-// heartbeat watchdog and the dispatcher that runs handlers in order.
+// engine is one Engine.IO connection: its transport (a WebSocket, or HTTP
+// long-polling until an upgrade), its reader, the heartbeat watchdog and
+// the dispatcher that runs handlers in order.
+//
+// Goroutines: the reader (readLoop) owns rws, rpoll and pending; the
+// dispatcher runs tasks; the watchdog checks the heartbeat; while polling,
+// the poller's GET and POST loops, and the upgrader while it probes. Lock
+// order: wlock, then mu; no network I/O under mu.
 type engine struct {
 	m    *Manager
-	ws   *websocket.Conn
 	open wire.OpenPacket
 	dec  wire.Decoder
+
+	// The reader's: what it reads from.
+	rws     *websocket.Conn
+	rpoll   *poller
+	pending [][]byte // records of a polling payload not read yet
+	polled  *poller  // the polling transport the engine opened with, if any
+
+	// Guarded by mu; changed by the upgrade under wlock too.
+	ws    *websocket.Conn // the WebSocket transport, nil while polling
+	poll  *poller         // the polling transport, nil on WebSocket
+	probe *websocket.Conn // the WebSocket being probed for the upgrade
+	next  *websocket.Conn // the upgraded WebSocket the reader moves to
 
 	ctx      *signal       // stopped when the connection ends
 	wlock    chan struct{} // held while a packet and its attachments are written
@@ -34,10 +51,9 @@ type engine struct {
 	start0 time.Time
 }
 
-func newEngine(m *Manager, ws *websocket.Conn) *engine {
+func newEngine(m *Manager) *engine {
 	return &engine{
 		m:      m,
-		ws:     ws,
 		ctx:    newSignal(0),
 		wlock:  make(chan struct{}, 1),
 		tasks:  make(chan func(), 64),
@@ -48,7 +64,7 @@ func newEngine(m *Manager, ws *websocket.Conn) *engine {
 
 // handshake reads the open packet.
 func (e *engine) handshake(ctx context.Context) error {
-	typ, msg, err := e.ws.Read(ctx)
+	typ, msg, err := e.rws.Read(ctx)
 	if err != nil {
 		return fmt.Errorf("tsunagi: reading open packet: %w", err)
 	}
@@ -66,9 +82,59 @@ func (e *engine) handshake(ctx context.Context) error {
 		return err
 	}
 	if e.open.MaxPayload > 0 {
-		e.ws.SetReadLimit(e.open.MaxPayload)
+		e.rws.SetReadLimit(e.open.MaxPayload)
 	}
 	return nil
+}
+
+// transport is the name of the transport the engine writes on.
+func (e *engine) transport() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.poll != nil {
+		return TransportPolling
+	}
+	return TransportWebSocket
+}
+
+// next returns the next Engine.IO message: from the WebSocket, or a
+// record of a polling payload; after the last payload of a paused poller,
+// the reader moves to the upgraded WebSocket.
+func (e *engine) nextMessage(ctx context.Context) (binary bool, msg []byte, err error) {
+	for {
+		if e.rpoll == nil {
+			typ, msg, err := e.rws.Read(ctx)
+			return typ == websocket.MessageBinary, msg, err
+		}
+		if len(e.pending) > 0 {
+			rec := e.pending[0]
+			e.pending = e.pending[1:]
+			f, err := decodeRecord(rec)
+			return f.binary, f.data, err
+		}
+		select {
+		case r := <-e.rpoll.in:
+			if r.err == errPaused {
+				e.mu.Lock()
+				e.rws = e.next
+				e.mu.Unlock()
+				e.rpoll = nil
+				if e.rws == nil {
+					return false, nil, errPollClosed
+				}
+				if e.open.MaxPayload > 0 {
+					e.rws.SetReadLimit(e.open.MaxPayload)
+				}
+				continue
+			}
+			if r.err != nil {
+				return false, nil, r.err
+			}
+			e.pending = splitPayload(r.body)
+		case <-ctx.Done():
+			return false, nil, ctx.Err()
+		}
+	}
 }
 
 // sendConnect asks to join s's namespace; the reply arrives in the reader.
@@ -93,12 +159,12 @@ func (e *engine) sendConnect(s *Socket) {
 // carries none.
 func (e *engine) readPacket(ctx context.Context) (*wire.Packet, error) {
 	for {
-		typ, msg, err := e.ws.Read(ctx)
+		binary, msg, err := e.nextMessage(ctx)
 		if err != nil {
 			return nil, err
 		}
 		e.lastRecv.Store(int64(time.Since(e.start0)))
-		if typ == websocket.MessageBinary {
+		if binary {
 			p, complete, err := e.dec.Binary(msg)
 			if err != nil {
 				return nil, err
@@ -110,11 +176,11 @@ func (e *engine) readPacket(ctx context.Context) (*wire.Packet, error) {
 		}
 		t, data, err := wire.DecodeEIO(msg)
 		if err != nil {
-			return nil, err
+			return nil, &wire.ParseError{Reason: err.Error()}
 		}
 		switch t {
 		case wire.EIOPing:
-			if err := e.write(ctx, websocket.MessageText, append([]byte{byte(wire.EIOPong)}, data...)); err != nil {
+			if err := e.write(ctx, frame{data: append([]byte{byte(wire.EIOPong)}, data...)}); err != nil {
 				return nil, err
 			}
 			e.m.pinged()
@@ -140,6 +206,12 @@ var errServerClose = errors.New("tsunagi: server closed the connection")
 // start runs the reader, the watchdog and the dispatcher.
 func (e *engine) start() {
 	e.lastRecv.Store(int64(time.Since(e.start0)))
+	if e.rpoll != nil {
+		e.rpoll.start()
+		if e.m.mayUpgrade(e.open.Upgrades) {
+			go e.upgrade()
+		}
+	}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); e.dispatchLoop() }()
@@ -279,38 +351,72 @@ func (e *engine) dispatchLoop() {
 	}
 }
 
-// write sends one message, waiting for the write lock as long as ctx allows.
-func (e *engine) write(ctx context.Context, typ websocket.MessageType, b []byte) error {
+// lock takes the write lock, waiting as long as ctx allows, and returns
+// the transport to write on.
+func (e *engine) lock(ctx context.Context) (*websocket.Conn, *poller, error) {
 	select {
 	case e.wlock <- struct{}{}:
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, nil, ctx.Err()
 	}
-	defer func() { <-e.wlock }()
-	return e.ws.Write(ctx, typ, b)
+	e.mu.Lock()
+	ws, poll := e.ws, e.poll
+	e.mu.Unlock()
+	return ws, poll, nil
+}
+
+func (e *engine) unlock() { <-e.wlock }
+
+// write sends one Engine.IO packet.
+func (e *engine) write(ctx context.Context, f frame) error {
+	ws, poll, err := e.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer e.unlock()
+	if poll != nil {
+		return poll.enqueue(ctx, f)
+	}
+	return writeFrame(ctx, ws, f)
+}
+
+func writeFrame(ctx context.Context, ws *websocket.Conn, f frame) error {
+	if f.binary {
+		return ws.Write(ctx, websocket.MessageBinary, f.data)
+	}
+	return ws.Write(ctx, websocket.MessageText, f.data)
 }
 
 // writePacket sends a packet and its attachments, with nothing in between.
 func (e *engine) writePacket(ctx context.Context, p *wire.Packet) error {
-	select {
-	case e.wlock <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	ws, poll, err := e.lock(ctx)
+	if err != nil {
+		return err
 	}
-	defer func() { <-e.wlock }()
-	if err := e.ws.Write(ctx, websocket.MessageText, p.Message()); err != nil {
+	defer e.unlock()
+	if poll != nil {
+		fs := make([]frame, 1, 1+len(p.Buffers))
+		fs[0] = frame{data: p.Message()}
+		for _, b := range p.Buffers {
+			fs = append(fs, frame{binary: true, data: b})
+		}
+		return poll.enqueue(ctx, fs...)
+	}
+	if err := ws.Write(ctx, websocket.MessageText, p.Message()); err != nil {
 		return err
 	}
 	for _, b := range p.Buffers {
-		if err := e.ws.Write(ctx, websocket.MessageBinary, b); err != nil {
+		if err := ws.Write(ctx, websocket.MessageBinary, b); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// close ends the engine once. It closes with status 1000 only: under js,
-// coder/websocket's Close throws for codes other than 1000 and 3000–4999.
+// close ends the engine once. A deliberate close is said to the server:
+// over polling a close packet is posted after what is queued; a WebSocket
+// closes with status 1000 (under js, coder/websocket's Close throws for
+// codes other than 1000 and 3000–4999).
 func (e *engine) close(reason string) {
 	e.mu.Lock()
 	if e.reason != "" {
@@ -318,12 +424,32 @@ func (e *engine) close(reason string) {
 		return
 	}
 	e.reason = reason
+	ws, poll, probe := e.ws, e.poll, e.probe
 	e.mu.Unlock()
+	graceful := reason == ReasonClientDisconnect || reason == ReasonServerDisconnect
 	go func() {
-		if reason == ReasonClientDisconnect || reason == ReasonServerDisconnect {
-			_ = e.ws.Close(websocket.StatusNormalClosure, "")
-		} else {
-			_ = e.ws.CloseNow()
+		if probe != nil && probe != ws {
+			_ = probe.CloseNow()
+		}
+		if poll != nil {
+			if graceful {
+				ctx := newSignal(e.m.opts.WriteTimeout)
+				if poll.enqueue(ctx, frame{data: []byte{byte(wire.EIOClose)}}) == nil {
+					_ = poll.flush(ctx)
+				}
+				ctx.stop()
+			}
+			poll.stop()
+		}
+		if e.polled != nil && e.polled != poll {
+			e.polled.stop() // upgraded: its GET loop may still be handing over
+		}
+		if ws != nil {
+			if graceful {
+				_ = ws.Close(websocket.StatusNormalClosure, "")
+			} else {
+				_ = ws.CloseNow()
+			}
 		}
 		e.ctx.stop()
 	}()

@@ -11,7 +11,7 @@ import (
 // dropped event, and recovery would never resend it.
 func TestTasksAfterEndArePrefix(t *testing.T) {
 	t.Parallel()
-	e := newEngine(nil, nil)
+	e := newEngine(nil)
 	e.ctx.end(context.Canceled) // the end; the queue still has room
 	const n = 64                // the queue's capacity: no send can block
 	var order []int

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"sync"
 	"time"
 
@@ -178,6 +179,35 @@ func newJSSocket(args []safejs.Value) (safejs.Value, error) {
 				o.ReconnectionAttempts = max(int(n), 0)
 				if n == 0 {
 					o.NoReconnection = true
+				}
+			}
+		}
+		if v, _ := opts.Get("transports"); v.Type() == safejs.TypeObject {
+			if n, err := v.Length(); err == nil {
+				for i := range min(n, 8) {
+					if t, _ := v.Index(i); t.Type() == safejs.TypeString {
+						name, _ := t.String()
+						o.Transports = append(o.Transports, name)
+					}
+				}
+			}
+		}
+		if v, _ := opts.Get("upgrade"); v.Type() == safejs.TypeBoolean {
+			on, _ := v.Bool()
+			o.NoUpgrade = !on
+		}
+		if v, _ := opts.Get("rememberUpgrade"); v.Type() == safejs.TypeBoolean {
+			o.RememberUpgrade, _ = v.Bool()
+		}
+		if v, _ := opts.Get("withCredentials"); v.Type() == safejs.TypeBoolean {
+			o.WithCredentials, _ = v.Bool()
+		}
+		if v, _ := opts.Get("extraHeaders"); v.Type() == safejs.TypeObject {
+			h, _ := toGo(v)
+			if m, ok := h.(map[string]any); ok {
+				o.Header = http.Header{}
+				for k, x := range m {
+					o.Header.Set(k, fmt.Sprint(x))
 				}
 			}
 		}
@@ -401,6 +431,11 @@ func (js *jsSocket) managerObject() (safejs.Value, error) {
 	m.OnReconnectFailed(func() { fire("reconnect_failed") })
 	m.OnOpen(func() { fire("open") })
 	m.OnClose(func(reason string) { fire("close", reason) })
+	engine, err := js.engineObject(m)
+	if err != nil {
+		return obj, err
+	}
+	_ = obj.Set("engine", engine)
 	_ = js.method(obj, "on", func(a []safejs.Value) any {
 		if len(a) >= 2 && a[1].Type() == safejs.TypeFunction {
 			name, _ := a[0].String()
@@ -426,6 +461,73 @@ func (js *jsSocket) managerObject() (safejs.Value, error) {
 		for i, fn := range ls {
 			if fn.Equal(a[1]) {
 				listeners[name] = append(ls[:i:i], ls[i+1:]...)
+				break
+			}
+		}
+		return obj
+	})
+	return obj, nil
+}
+
+// engineObject is socket.io.engine: transport.name (the current
+// transport), and on/off for "upgrade", which fires after the move from
+// polling to WebSocket with the new transport.
+func (js *jsSocket) engineObject(m *Manager) (safejs.Value, error) {
+	obj, err := object()
+	if err != nil {
+		return obj, err
+	}
+	var mu sync.Mutex
+	var upgrade []safejs.Value
+	transport := func() safejs.Value {
+		t, _ := object()
+		_ = t.Set("name", m.Transport())
+		return t
+	}
+	m.OnUpgrade(func(string) {
+		mu.Lock()
+		ls := append([]safejs.Value(nil), upgrade...)
+		mu.Unlock()
+		for _, fn := range ls {
+			if _, err := fn.Invoke(transport()); err != nil {
+				js.report(fmt.Errorf("tsunagi: upgrade listener threw: %w", err))
+			}
+		}
+	})
+	f, err := safejs.FuncOf(func(safejs.Value, []safejs.Value) any { return transport() })
+	if err != nil {
+		return obj, err
+	}
+	desc, err := object()
+	if err != nil {
+		return obj, err
+	}
+	_ = desc.Set("get", f.Value())
+	_ = desc.Set("configurable", true)
+	o, _ := safejs.Global().Get("Object")
+	if _, err := o.Call("defineProperty", obj, "transport", desc); err != nil {
+		return obj, err
+	}
+	_ = js.method(obj, "on", func(a []safejs.Value) any {
+		if len(a) >= 2 && a[1].Type() == safejs.TypeFunction {
+			if name, _ := a[0].String(); name == "upgrade" {
+				mu.Lock()
+				upgrade = append(upgrade, a[1])
+				mu.Unlock()
+			}
+		}
+		return obj
+	})
+	_ = js.method(obj, "off", func(a []safejs.Value) any {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(a) < 2 {
+			upgrade = nil
+			return obj
+		}
+		for i, fn := range upgrade {
+			if fn.Equal(a[1]) {
+				upgrade = append(upgrade[:i:i], upgrade[i+1:]...)
 				break
 			}
 		}

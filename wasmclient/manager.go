@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net/http"
+	"net/url"
 	"runtime/debug"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,8 +18,15 @@ import (
 // and carries the Sockets of one or more namespaces over it
 // (socket.io-client's Manager).
 type Manager struct {
-	base string // the engine endpoint, with EIO and transport in the query
-	opts Options
+	wsURL   string // the engine endpoint for WebSocket, with EIO and transport in the query
+	pollURL string // the same for polling
+	opts    Options
+	client  *http.Client
+	do      roundTrip
+
+	wsWorked    atomic.Bool // a WebSocket connection or upgrade succeeded (RememberUpgrade)
+	upgradeGate func()      // for tests: runs before an upgrade starts
+	onUpgrade   []func(transport string)
 
 	mu       sync.Mutex
 	eng      *engine
@@ -41,26 +52,105 @@ func NewManager(rawURL string, opts *Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	var secure bool
 	switch u.scheme {
 	case "http", "ws":
-		u.scheme = "ws"
 	case "https", "wss":
-		u.scheme = "wss"
+		secure = true
 	default:
 		return nil, fmt.Errorf("tsunagi: unsupported URL scheme %q", u.scheme)
 	}
 	m := &Manager{opts: opts.withDefaults(), sockets: map[string]*Socket{}, stop: make(chan struct{})}
+	for _, t := range m.opts.Transports {
+		if t != TransportPolling && t != TransportWebSocket {
+			return nil, fmt.Errorf("tsunagi: unknown transport %q in Options.Transports: use %q or %q", t, TransportPolling, TransportWebSocket)
+		}
+	}
+	m.client = newHTTPClient()
+	m.do = newRoundTrip(m.client)
 	q := parseQuery(u.query)
 	for k, vs := range m.opts.Query {
 		q[k] = vs
 	}
 	q["EIO"] = []string{"4"}
-	q["transport"] = []string{"websocket"}
 	u.path = m.opts.Path
-	u.query = encodeQuery(q)
 	u.fragment = ""
-	m.base = u.String()
+	for _, t := range []string{TransportWebSocket, TransportPolling} {
+		q["transport"] = []string{t}
+		u.query = encodeQuery(q)
+		switch {
+		case t == TransportWebSocket && secure:
+			u.scheme = "wss"
+		case t == TransportWebSocket:
+			u.scheme = "ws"
+		case secure:
+			u.scheme = "https"
+		default:
+			u.scheme = "http"
+		}
+		if t == TransportWebSocket {
+			m.wsURL = u.String()
+		} else {
+			m.pollURL = u.String()
+		}
+	}
 	return m, nil
+}
+
+// Transport returns the name of the transport the connection runs on,
+// "websocket" or "polling" (socket.io-client's io.engine.transport.name),
+// or "" when it is not connected. It changes to "websocket" after an upgrade.
+func (m *Manager) Transport() string {
+	m.mu.Lock()
+	e := m.eng
+	m.mu.Unlock()
+	if e == nil {
+		return ""
+	}
+	return e.transport()
+}
+
+// OnUpgrade registers fn, called with "websocket" each time a connection
+// that opened over polling has moved to WebSocket (engine.io-client's
+// "upgrade" event).
+func (m *Manager) OnUpgrade(fn func(transport string)) {
+	m.add(func() { m.onUpgrade = append(m.onUpgrade, fn) })
+}
+
+// transports is the order in which a connection attempt tries them.
+func (m *Manager) transports() []string {
+	ts := m.opts.Transports
+	if len(ts) == 0 {
+		return []string{TransportWebSocket, TransportPolling}
+	}
+	if m.opts.RememberUpgrade && ts[0] != TransportWebSocket && slices.Contains(ts, TransportWebSocket) && m.wsWorked.Load() {
+		return append([]string{TransportWebSocket}, slices.DeleteFunc(slices.Clone(ts), func(t string) bool { return t == TransportWebSocket })...)
+	}
+	return ts
+}
+
+// mayUpgrade reports whether a polling connection whose server offers
+// upgrades should probe WebSocket.
+func (m *Manager) mayUpgrade(upgrades []string) bool {
+	return !m.opts.NoUpgrade && slices.Contains(upgrades, TransportWebSocket) &&
+		(len(m.opts.Transports) == 0 || slices.Contains(m.opts.Transports, TransportWebSocket))
+}
+
+func (m *Manager) upgraded() {
+	m.wsWorked.Store(true)
+	m.mu.Lock()
+	fns := m.onUpgrade
+	m.mu.Unlock()
+	for _, fn := range fns {
+		m.safeCall("upgrade", func() error { fn(TransportWebSocket); return nil })
+	}
+}
+
+// upgradeFailed is a probe that did not succeed: the connection stays on
+// polling, as engine.io-client's upgradeError leaves it.
+func (m *Manager) upgradeFailed(err error) {
+	m.wsWorked.Store(false)
+	_ = err
 }
 
 // New returns an unconnected Socket for rawURL, whose path names the
@@ -298,16 +388,58 @@ func (m *Manager) opened(e *engine, attempt int) {
 	})
 }
 
+// dial opens a connection on the first transport that works, in the
+// order of transports (socket.io-client's tryAllTransports).
 func (m *Manager) dial(ctx context.Context) (*engine, error) {
-	ws, err := dial(ctx, m.base, m.opts.Header)
+	var errs []error
+	for _, t := range m.transports() {
+		var e *engine
+		var err error
+		if t == TransportWebSocket {
+			e, err = m.dialWebSocket(ctx)
+			m.wsWorked.Store(err == nil)
+		} else {
+			e, err = m.dialPolling(ctx)
+		}
+		if err == nil {
+			return e, nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if len(errs) == 1 {
+		return nil, errs[0]
+	}
+	return nil, errors.Join(errs...)
+}
+
+func (m *Manager) dialWebSocket(ctx context.Context) (*engine, error) {
+	ws, err := dial(ctx, m.wsURL, m.opts.Header, m.client)
 	if err != nil {
 		return nil, fmt.Errorf("tsunagi: dial: %w", err)
 	}
-	e := newEngine(m, ws)
+	e := newEngine(m)
+	e.rws, e.ws = ws, ws
 	if err := e.handshake(ctx); err != nil {
 		ws.CloseNow()
 		return nil, err
 	}
+	return e, nil
+}
+
+func (m *Manager) dialPolling(ctx context.Context) (*engine, error) {
+	h := pollHeader(m.opts.Header, m.opts.WithCredentials)
+	open, rest, err := handshakePolling(ctx, m.do, m.pollURL, h)
+	if err != nil {
+		return nil, err
+	}
+	e := newEngine(m)
+	e.open, e.pending = open, rest
+	e.poll = newPoller(m.do, m.pollURL+"&sid="+url.QueryEscape(open.SID), h, open.MaxPayload,
+		func(error) { e.close(ReasonTransportError) })
+	e.rpoll, e.polled = e.poll, e.poll
 	return e, nil
 }
 

@@ -37,9 +37,36 @@ type Options struct {
 	Query url.Values
 	// Path is where the server listens. Defaults to "/socket.io/".
 	Path string
-	// Header is sent with the WebSocket handshake (native only: browsers
-	// do not let pages set handshake headers).
+	// Header is sent with every HTTP request of the connection: the
+	// polling requests and the WebSocket handshake (socket.io-client's
+	// extraHeaders). In the browser only polling requests carry it: a page
+	// cannot set WebSocket handshake headers, and a header other than the
+	// CORS-safelisted ones makes cross-origin polling send a preflight.
 	Header http.Header
+
+	// Transports are the transports to use, "websocket" and "polling"
+	// (socket.io-client's transports), in the order a connection attempt
+	// tries them: when one cannot connect, the next is tried
+	// (tryAllTransports). A connection opened over polling upgrades to
+	// WebSocket when "websocket" is listed too and the server offers it.
+	// Defaults to WebSocket, then polling: a network that blocks WebSocket
+	// still connects. socket.io-client's own default, polling then the
+	// upgrade, is []string{"polling", "websocket"}.
+	Transports []string
+	// NoUpgrade keeps a connection opened over polling on polling
+	// (socket.io-client's upgrade: false).
+	NoUpgrade bool
+	// RememberUpgrade starts the next connection with WebSocket when the
+	// last WebSocket connection or upgrade of this Manager succeeded
+	// (socket.io-client's rememberUpgrade); it falls back to the other
+	// transports when WebSocket fails.
+	RememberUpgrade bool
+	// WithCredentials sends cookies with cross-origin polling requests in
+	// the browser (fetch's credentials: "include"; socket.io-client's
+	// withCredentials). Same-origin requests always carry them. Natively
+	// each Manager keeps the cookies it is given in a jar of its own, for
+	// polling and the WebSocket handshake alike (sticky sessions).
+	WithCredentials bool
 
 	// NoReconnection turns automatic reconnection off.
 	NoReconnection bool

@@ -30,6 +30,21 @@
         return self.io;
       };
     });
+    // socket.io.engine: its transport.name and its "upgrade" event.
+    Object.defineProperty(this.io, "engine", {
+      get: function () {
+        if (self._sock) return self._sock.io.engine;
+        var pending = {
+          transport: undefined,
+          on: function () {
+            var args = Array.prototype.slice.call(arguments);
+            self._queue.push(function (s) { s.io.engine.on.apply(s.io.engine, args); });
+            return pending;
+          }
+        };
+        return pending;
+      }
+    });
   }
   var methods = ["on", "once", "off", "addEventListener", "removeListener",
     "removeAllListeners", "emit", "send", "onAny", "prependAny", "offAny",
