@@ -7,6 +7,7 @@
 //
 //	go run ./cmd/benchserver -addr 127.0.0.1:8125
 //	go run ./cmd/benchserver -addr 127.0.0.1:8125 -cpuprofile cpu.pprof   # written on SIGINT/SIGTERM
+//	go run ./cmd/benchserver -addr 127.0.0.1:8125 -pprof 127.0.0.1:6060   # net/http/pprof there (heap, goroutines, …)
 package main
 
 import (
@@ -17,9 +18,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	httppprof "net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,7 +33,23 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8125", "listen address")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file, from start until SIGINT or SIGTERM")
+	pprofAddr := flag.String("pprof", "", "serve net/http/pprof's /debug/pprof/ on this address (a listener of its own, loopback only)")
 	flag.Parse()
+
+	if *pprofAddr != "" {
+		if !strings.HasPrefix(*pprofAddr, "127.") && !strings.HasPrefix(*pprofAddr, "localhost:") {
+			log.Fatalf("-pprof %s: give a loopback address such as 127.0.0.1:6060", *pprofAddr)
+		}
+		pl, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pm := http.NewServeMux()
+		pm.HandleFunc("/debug/pprof/", httppprof.Index)
+		pm.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+		pm.HandleFunc("/debug/pprof/symbol", httppprof.Symbol)
+		go func() { log.Print(http.Serve(pl, pm)) }()
+	}
 
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
