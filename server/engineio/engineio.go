@@ -168,6 +168,13 @@ type Options struct {
 	// OnRefuse, when set, is told of every request refused with an error
 	// code (0–5), with its message: for logs and metrics.
 	OnRefuse func(r *http.Request, code int, message string)
+	// OnError, when set, is told of every request of a session that fails
+	// without an error code: an overlapping GET or POST, a body that is
+	// malformed, over MaxHTTPBufferSize or not read within PostTimeout, an
+	// aborted GET, a refused or failed upgrade. status is the HTTP status
+	// it got (0 when none was sent, 101 for an upgrade), description
+	// engine.io's ("overlap from client"): for logs and metrics.
+	OnError func(r *http.Request, sid string, status int, description string)
 }
 
 // Bool returns a pointer to v, for Options.AllowUpgrades.
@@ -374,6 +381,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.handshakePolling(w, r)
+}
+
+// fail tells OnError of a failed request of ss.
+func (ss *Session) fail(r *http.Request, status int, description string) {
+	if f := ss.srv.opts.OnError; f != nil {
+		f(r, ss.id, status, description)
+	}
 }
 
 func isUpgrade(r *http.Request) bool {

@@ -172,7 +172,8 @@ func (ss *Session) pollGET(w http.ResponseWriter, r *http.Request) {
 	if ss.getHeld {
 		ss.mu.Unlock()
 		w.WriteHeader(http.StatusBadRequest)
-		ss.close(ReasonTransportError, closeError) // "overlap from client"
+		ss.fail(r, http.StatusBadRequest, "overlap from client")
+		ss.close(ReasonTransportError, closeError)
 		return
 	}
 	ss.getHeld = true
@@ -229,7 +230,8 @@ func (ss *Session) pollGET(w http.ResponseWriter, r *http.Request) {
 			ss.mu.Lock()
 			ss.getHeld = false
 			ss.mu.Unlock()
-			ss.close(ReasonTransportError, closeError) // "poll connection closed prematurely"
+			ss.fail(r, 0, "poll connection closed prematurely")
+			ss.close(ReasonTransportError, closeError)
 			return
 		}
 		ss.mu.Lock()
@@ -253,7 +255,8 @@ func (ss *Session) pollPOST(w http.ResponseWriter, r *http.Request) {
 	if ss.postBusy {
 		ss.mu.Unlock()
 		w.WriteHeader(http.StatusBadRequest)
-		ss.close(ReasonTransportError, closeError) // "data request overlap from client"
+		ss.fail(r, http.StatusBadRequest, "data request overlap from client")
+		ss.close(ReasonTransportError, closeError)
 		return
 	}
 	ss.postBusy = true
@@ -266,12 +269,14 @@ func (ss *Session) pollPOST(w http.ResponseWriter, r *http.Request) {
 
 	if r.Header.Get("Content-Type") == "application/octet-stream" {
 		w.WriteHeader(http.StatusBadRequest)
-		ss.close(ReasonTransportError, closeError) // "invalid content"
+		ss.fail(r, http.StatusBadRequest, "invalid content")
+		ss.close(ReasonTransportError, closeError)
 		return
 	}
 	if r.ContentLength > opts.MaxHTTPBufferSize {
 		w.Header().Set("Connection", "close")
 		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		ss.fail(r, http.StatusRequestEntityTooLarge, "payload over maxHttpBufferSize")
 		return
 	}
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(opts.PostTimeout))
@@ -279,12 +284,14 @@ func (ss *Session) pollPOST(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, errTooLarge) {
 		w.Header().Set("Connection", "close")
 		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		ss.fail(r, http.StatusRequestEntityTooLarge, "payload over maxHttpBufferSize")
 		return
 	}
 	if err != nil {
 		// A slow or aborted body.
 		w.Header().Set("Connection", "close")
 		w.WriteHeader(http.StatusBadRequest)
+		ss.fail(r, http.StatusBadRequest, "POST body not read in full (PostTimeout, or aborted): "+err.Error())
 		ss.close(ReasonTransportError, closeError)
 		return
 	}
@@ -295,11 +302,17 @@ func (ss *Session) pollPOST(w http.ResponseWriter, r *http.Request) {
 				break
 			}
 			w.WriteHeader(http.StatusBadRequest)
+			if p.typ == '2' {
+				ss.fail(r, http.StatusBadRequest, "invalid heartbeat direction")
+			} else {
+				ss.fail(r, http.StatusBadRequest, "unexpected packet type "+string(p.typ))
+			}
 			return
 		}
 	}
 	if perr != nil && !ss.isClosed() {
 		w.WriteHeader(http.StatusBadRequest)
+		ss.fail(r, http.StatusBadRequest, "parser error")
 		ss.close(ReasonParseError, closeError)
 		return
 	}

@@ -143,14 +143,27 @@ func writeFrame(ctx context.Context, c *websocket.Conn, p packet) error {
 func (ss *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 	ss.mu.Lock()
 	ok := !ss.closed && ss.transport == Polling && !ss.upgrading && !ss.upgraded && ss.srv.upgrades
-	if ok {
+	var why string
+	switch {
+	case ok:
 		ss.upgrading = true
+	case ss.upgrading:
+		why = "upgrade refused: the session has already been trying to upgrade"
+	case ss.upgraded || ss.transport != Polling:
+		why = "upgrade refused: the session is already on websocket"
+	case ss.closed:
+		why = "upgrade refused: the session is closed"
+	default:
+		why = "upgrade refused: upgrades are disabled"
 	}
 	ss.mu.Unlock()
 	c, err := ss.srv.accept(w, r)
 	if err != nil || !ok {
 		if c != nil {
 			_ = c.CloseNow()
+		}
+		if why != "" {
+			ss.fail(r, http.StatusSwitchingProtocols, why)
 		}
 		if ok {
 			ss.mu.Lock()
@@ -170,6 +183,11 @@ func (ss *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 	ss.cancelWS = cancel
 	ss.mu.Unlock()
 	fail := func() {
+		why := "upgrade failed: the probe ended or sent another packet"
+		if ctx.Err() == context.DeadlineExceeded {
+			why = "upgrade failed: no 2probe and 5 within UpgradeTimeout"
+		}
+		ss.fail(r, http.StatusSwitchingProtocols, why)
 		ss.mu.Lock()
 		ss.upgrading = false
 		ss.cancelWS = nil
