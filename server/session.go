@@ -46,6 +46,10 @@ func (s *Server) newEngineIO() *engineio.Server {
 			s.log.Info("tsunagi: request refused", "remote", r.RemoteAddr, "code", code, "message", msg,
 				"method", r.Method, "uri", requestURI(r), "origin", r.Header.Get("Origin"))
 		},
+		OnError: func(r *http.Request, sid string, status int, desc string) {
+			s.log.Info("tsunagi: polling request failed", "sid", sid, "remote", r.RemoteAddr, "status", status,
+				"error", desc, "method", r.Method)
+		},
 	}
 	if o.DisableUpgrades {
 		eo.AllowUpgrades = engineio.Bool(false)
@@ -93,7 +97,12 @@ func (s *Server) onSession(ss *engineio.Session) {
 	s.wg.Add(1) // until sessionClosed's teardown
 	s.mu.Unlock()
 	ss.OnMessage(c.sessionMessage)
-	ss.OnClose(func(reason string) { go c.sessionClosed(reason) })
+	ss.OnClose(func(reason string) {
+		if reason == engineio.ReasonPingTimeout || reason == engineio.ReasonParseError || reason == engineio.ReasonTransportError {
+			c.log("tsunagi: session closed", "reason", reason, "transport", ss.Transport())
+		}
+		go c.sessionClosed(reason)
+	})
 	c.mu.Lock()
 	c.armConnectTimeout()
 	c.mu.Unlock()
