@@ -2,13 +2,18 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"time"
 
 	"github.com/tsunagi/tsunagi/server"
+	"github.com/tsunagi/tsunagi/server/engineio"
 	"github.com/tsunagi/tsunagi/shared"
 )
 
@@ -74,4 +79,56 @@ func ExampleSocket_Use() {
 			s.Disconnect(false)
 		})
 	})
+}
+
+// Transports: polling and WebSocket are both accepted, and a polling client
+// upgrades, as with Socket.IO. The options shape polling and the upgrade;
+// here a browser app on another origin, behind a load balancer that keeps
+// sessions on the io cookie, with a token required to connect.
+func ExampleOptions_transports() {
+	srv := server.New(&server.Options{
+		Transports:     []string{engineio.Polling, engineio.WebSocket}, // the default
+		UpgradeTimeout: 10 * time.Second,                               // the default
+		// DisableUpgrades: true, // keeps polling clients on polling
+		CORS: &engineio.CORS{
+			Origins:     []string{"https://app.example.com"},
+			Credentials: true,
+		},
+		Cookie: &engineio.Cookie{}, // Set-Cookie: io=<sid>; Path=/; HttpOnly; SameSite=Lax
+		AllowRequest: func(r *http.Request) error {
+			if r.URL.Query().Get("token") == "" {
+				return errors.New("a token is required")
+			}
+			return nil
+		},
+	})
+	ts := httptest.NewServer(srv) // in an app: http.Handle("/socket.io/", srv)
+	defer ts.Close()
+	defer srv.Shutdown(context.Background())
+
+	// What socket.io-client sends first, from https://app.example.com.
+	handshake := func(query string) {
+		req, _ := http.NewRequest("GET", ts.URL+"/socket.io/?EIO=4&transport=polling"+query, nil)
+		req.Header.Set("Origin", "https://app.example.com")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			fmt.Println(resp.StatusCode, string(body))
+			return
+		}
+		var open struct{ Upgrades []string }
+		_ = json.Unmarshal(body[1:], &open) // the open packet: 0{"sid":…,"upgrades":…}
+		fmt.Println(resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"),
+			resp.Cookies()[0].Name, open.Upgrades)
+	}
+	handshake("&token=secret")
+	handshake("")
+	// Output:
+	// 200 https://app.example.com io [websocket]
+	// 403 {"code":4,"message":"a token is required"}
 }
