@@ -22,9 +22,19 @@ import (
 
 // TestOfficialClientRecovers: socket.io-client 4.8 loses its transport in
 // the middle of a stream of broadcasts from our server (Recovery on) and
-// comes back with socket.recovered, the same id, every broadcast once, in order.
+// comes back with socket.recovered, the same id, every broadcast once, in
+// order; on each of clientTransports.
 func TestOfficialClientRecovers(t *testing.T) {
 	t.Parallel()
+	for _, tr := range clientTransports {
+		t.Run(tr, func(t *testing.T) {
+			t.Parallel()
+			testOfficialClientRecovers(t, tr)
+		})
+	}
+}
+
+func testOfficialClientRecovers(t *testing.T, transports string) {
 	const n = 300
 	srv, url := startServer(t, &server.Options{Recovery: server.RecoveryOptions{MaxDisconnectionDuration: time.Minute}})
 	seq := shared.NewEvent[int]("seq")
@@ -66,7 +76,7 @@ func TestOfficialClientRecovers(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
-	p := testenv.RunNode(t, ctx, filepath.Join("testdata", "client_recovery.js"), "URL="+url)
+	p := testenv.RunNode(t, ctx, filepath.Join("testdata", "client_recovery.js"), "URL="+url, "TRANSPORTS="+transports)
 	if err := p.Wait(); err != nil {
 		t.Fatalf("client_recovery.js: %v\nstdout:\n%s\nstderr:\n%s", err, p.Stdout(), p.Stderr())
 	}

@@ -1,16 +1,16 @@
 // The official socket.io-client against a server with connection state
 // recovery: it drops its transport in the middle of a stream of broadcasts
 // and must come back recovered, with every broadcast once, in order.
+// Usage: URL=http://127.0.0.1:port [TRANSPORTS=websocket|polling|default] node client_recovery.js
 "use strict";
 const { io } = require("socket.io-client");
-const { out, connected, waitFor, call, until, main } = require("./helpers");
+const { out, connected, waitFor, call, until, main, transportOpts } = require("./helpers");
 
 main(async () => {
-  const socket = io(process.env.URL, {
-    transports: ["websocket"],
+  const socket = io(process.env.URL, Object.assign({
     reconnectionDelay: 100,
     reconnectionDelayMax: 200,
-  });
+  }, transportOpts()));
   const got = [];
   socket.on("seq", (n) => got.push(n));
   await connected(socket);
