@@ -279,12 +279,31 @@ func (ss *Session) pollPOST(w http.ResponseWriter, r *http.Request) {
 		ss.fail(r, http.StatusRequestEntityTooLarge, "payload over maxHttpBufferSize")
 		return
 	}
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(opts.PostTimeout))
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(opts.PostTimeout))
+	// A session that closes meanwhile (Close, Shutdown, a ping timeout)
+	// cuts the read. It is cut only while this handler reads: once it has
+	// answered, the connection may carry another request.
+	ss.mu.Lock()
+	ss.cutPost = func() { _ = rc.SetReadDeadline(time.Now()) }
+	if ss.closed {
+		ss.cutPost()
+	}
+	ss.mu.Unlock()
 	body, err := readBody(r.Body, opts.MaxHTTPBufferSize)
+	ss.mu.Lock()
+	ss.cutPost = nil
+	cut := ss.closed
+	ss.mu.Unlock()
 	if errors.Is(err, errTooLarge) {
 		w.Header().Set("Connection", "close")
 		w.WriteHeader(http.StatusRequestEntityTooLarge)
 		ss.fail(r, http.StatusRequestEntityTooLarge, "payload over maxHttpBufferSize")
+		return
+	}
+	if err != nil && cut {
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
 	if err != nil {
