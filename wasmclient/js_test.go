@@ -60,3 +60,47 @@ func TestJSClient(t *testing.T) {
 		t.Fatal("still connected")
 	}
 }
+
+// TestJSClientPolling runs under GOOS=js GOARCH=wasm against the official
+// socket.io server that TestWasmClientUnderNode serves, polling only, at
+// TSUNAGI_TEST_POLLING_URL: the Fetch API path of the polling transport
+// (internal/fetch), with acks and binary both ways.
+func TestJSClientPolling(t *testing.T) {
+	url := os.Getenv("TSUNAGI_TEST_POLLING_URL")
+	if url == "" {
+		t.Fatal("TSUNAGI_TEST_POLLING_URL is not set: this test is run by the native TestWasmClientUnderNode")
+	}
+	s, err := wasmclient.New(url, &wasmclient.Options{Transports: []string{"polling"}, NoReconnection: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.On("question", func(a shared.Args, ack shared.AckFunc) error {
+		var n int
+		if err := a.Decode(0, &n); err != nil {
+			return err
+		}
+		return ack(2 * n)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
+	defer cancel()
+	if err := s.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Disconnect()
+	if tr := s.Manager().Transport(); tr != "polling" {
+		t.Fatalf("Transport() = %q", tr)
+	}
+	res, err := s.EmitWithAck(ctx, "echo", "from wasm")
+	if v, _ := res.Values(); err != nil || len(v) != 1 || v[0] != "from wasm" {
+		t.Fatalf("echo = %v, %v", v, err)
+	}
+	res, err = s.EmitWithAck(ctx, "ask")
+	if v, _ := res.Values(); err != nil || len(v) != 1 || v[0] != 40.0 {
+		t.Fatalf("ask = %v, %v", v, err)
+	}
+	res, err = s.EmitWithAck(ctx, "bin", []byte{1, 2, 3})
+	var b []byte
+	if err != nil || res.Decode(0, &b) != nil || !bytes.Equal(b, []byte{3, 2, 1}) {
+		t.Fatalf("bin = %v, %v", b, err)
+	}
+}

@@ -18,7 +18,8 @@ import (
 )
 
 // TestWasmClientUnderNode builds this package's tests for js/wasm and runs
-// them under Node against a real native server, like coder/websocket does.
+// them under Node against a real native server, like coder/websocket does,
+// and against the official socket.io server over polling.
 func TestWasmClientUnderNode(t *testing.T) {
 	t.Parallel()
 	srv := server.New(nil)
@@ -47,7 +48,8 @@ func TestWasmClientUnderNode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testenv.BuildDeadline())
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-exec="+execWasm, ".")
-	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "TSUNAGI_TEST_URL="+hs.URL,
+	polling := startNodePolling(t, "polling")
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "TSUNAGI_TEST_URL="+hs.URL, "TSUNAGI_TEST_POLLING_URL="+polling,
 		"NODE_OPTIONS=--experimental-websocket")
 	out, err := cmd.CombinedOutput()
 	t.Logf("js/wasm tests:\n%s", out)

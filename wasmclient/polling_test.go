@@ -26,11 +26,17 @@ import (
 // server) with the given transports and returns its URL.
 func startNodePolling(t *testing.T, transports string, env ...string) string {
 	t.Helper()
+	url, _ := startNodePollingProcess(t, transports, env...)
+	return url
+}
+
+func startNodePollingProcess(t *testing.T, transports string, env ...string) (string, *testenv.Process) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	p := testenv.RunNode(t, ctx, filepath.Join("testdata", "polling_server.js"), append(env, "TRANSPORTS="+transports)...)
 	m := p.WaitOutput(t, wait.Deadline(), `listening (\d+)`)
-	return "http://127.0.0.1:" + m[1]
+	return "http://127.0.0.1:" + m[1], p
 }
 
 func ackValues(t *testing.T, a shared.Args) []any {
@@ -178,13 +184,93 @@ func TestDefaultTransportsFallBackToPolling(t *testing.T) {
 	exercise(t, ctx, s, binBack)
 }
 
+// TestPollingHeartbeatAndClose: over polling the client answers the
+// server's pings (the connection outlives many pingInterval+pingTimeout),
+// and Disconnect posts the close packet: the server's Engine.IO socket
+// closes with "transport close", not with the error of an aborted poll.
+func TestPollingHeartbeatAndClose(t *testing.T) {
+	t.Parallel()
+	url, p := startNodePollingProcess(t, "polling", "PING_INTERVAL=50", "PING_TIMEOUT=400")
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
+	defer cancel()
+	s, err := wasmclient.New(url, &wasmclient.Options{Transports: []string{"polling"}, NoReconnection: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pings := make(chan struct{}, 100)
+	s.Manager().OnPing(func() {
+		select {
+		case pings <- struct{}{}:
+		default:
+		}
+	})
+	closed := make(chan string, 1)
+	s.Manager().OnClose(func(r string) { closed <- r })
+	if err := s.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 { // 20 pings: 1 s of pingInterval, more than twice pingInterval+pingTimeout
+		wait.Recv(t, "a ping", pings)
+	}
+	if _, err := s.EmitWithAck(ctx, "echo", 1); err != nil {
+		t.Fatalf("echo after 20 pings: %v", err)
+	}
+	select {
+	case r := <-closed:
+		t.Fatalf("the connection closed: %s", r)
+	default:
+	}
+	if err := s.Disconnect(); err != nil {
+		t.Fatal(err)
+	}
+	p.WaitOutput(t, wait.Deadline(), `conn close transport close`)
+}
+
+// TestRememberUpgrade: after an upgrade, a Manager with RememberUpgrade
+// opens its next connection over WebSocket at once.
+func TestRememberUpgrade(t *testing.T) {
+	t.Parallel()
+	url := startNodePolling(t, "polling,websocket")
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
+	defer cancel()
+	s, err := wasmclient.New(url, &wasmclient.Options{
+		Transports: []string{"polling", "websocket"}, RememberUpgrade: true,
+		ReconnectionDelay: time.Millisecond, ReconnectionDelayMax: 10 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Disconnect()
+	hello, _ := handlers(s)
+	upgraded := make(chan string, 1)
+	s.Manager().OnUpgrade(func(tr string) { upgraded <- tr })
+	if err := s.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h := ackValues(t, wait.Recv(t, "hello", hello)); h[0] != "polling" {
+		t.Fatalf("the first connection opened over %v, want polling", h[0])
+	}
+	wait.Recv(t, "the upgrade", upgraded)
+	if err := s.Emit("drop"); err != nil {
+		t.Fatal(err)
+	}
+	if h := ackValues(t, wait.Recv(t, "hello after the reconnection", hello)); h[0] != "websocket" {
+		t.Fatalf("the next connection opened over %v, want websocket", h[0])
+	}
+}
+
 // TestUpgradeUnderLoad: a connection opened over polling upgrades to
 // WebSocket while 10,000 events flow each way; none is lost, doubled or
 // reordered, and the transport is WebSocket after.
 func TestUpgradeUnderLoad(t *testing.T) {
 	t.Parallel()
+	upgradeUnderLoad(t, startNodePolling(t, "polling,websocket"))
+}
+
+// upgradeUnderLoad runs TestUpgradeUnderLoad against the server at url,
+// which speaks testdata/polling_server.js's events.
+func upgradeUnderLoad(t *testing.T, url string) {
 	const n, batch = 10000, 100
-	url := startNodePolling(t, "polling,websocket")
 	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	m, err := wasmclient.NewManager(url, &wasmclient.Options{

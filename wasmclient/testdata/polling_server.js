@@ -11,6 +11,8 @@ let lastCookie = "";
 const io = new Server(httpServer, {
   transports: (process.env.TRANSPORTS || "polling,websocket").split(","),
   cookie: process.env.COOKIE ? { name: "io", httpOnly: true, path: "/" } : false,
+  // The Chromium test's page comes from another origin, with credentials.
+  cors: { origin: true, credentials: true },
   pingInterval: Number(process.env.PING_INTERVAL) || 25000,
   pingTimeout: Number(process.env.PING_TIMEOUT) || 20000,
 });
@@ -23,6 +25,7 @@ io.engine.use((req, res, next) => {
 
 io.on("connection", (socket) => {
   socket.emit("hello", socket.conn.transport.name, socket.handshake.headers["x-token"] || "");
+  socket.conn.on("close", (reason) => console.log("conn close " + reason));
   socket.conn.on("upgrade", () => socket.emit("upgraded", socket.conn.transport.name));
   socket.on("transport", (cb) => cb(socket.conn.transport.name));
   socket.on("echo", (...args) => {
