@@ -61,7 +61,10 @@ type conn struct {
 	// (see session.go); it is nil on the server's own WebSocket transport,
 	// which the fields up to park are for.
 	eio *engineio.Session
-	ws  *websocket.Conn
+	// ownWS: the session upgraded, and its WebSocket runs here (adopt);
+	// set under mu, before the fields below are used for it.
+	ownWS bool
+	ws    *websocket.Conn
 	bc  *batchConn    // under ws: the writer batches through it
 	br  *bufio.Reader // between ws and bc: coder/websocket reads through it
 	// rgate keeps the reader's look at br and bc (awaitInput) apart from
@@ -167,6 +170,9 @@ func (c *conn) serve() {
 	delete(s.conns, c)
 	s.mu.Unlock()
 	s.idle.Remove(&c.park)
+	if c.eio != nil {
+		c.eio.Close() // the session this conn took over leaves engineio's table
+	}
 	s.wg.Done()
 }
 
@@ -697,6 +703,7 @@ const (
 	waitWriter     = iota // for frames to write
 	waitDispatcher        // for tasks
 	waitRoom              // the reader, for room in a full task queue
+	waitWriterGone        // adopt, for the writer to stop handing frames to the session
 	waitKinds
 )
 
@@ -821,6 +828,7 @@ func (c *conn) writeLoop() {
 		}
 		if len(batch) == 0 && !ping && !closed {
 			c.writing = false
+			c.wake(waitWriterGone)
 			if cap(batch) == 0 {
 				batch = c.spare
 			}
@@ -849,6 +857,13 @@ func (c *conn) writeLoop() {
 			c.mu.Unlock()
 		}
 		if err != nil {
+			if errors.Is(err, engineio.ErrTakenOver) { // adopt takes it from here
+				c.mu.Lock()
+				c.writing = false
+				c.wake(waitWriterGone)
+				c.mu.Unlock()
+				return
+			}
 			if errors.Is(err, errSlow) {
 				c.abort(ReasonSlowClient)
 			} else if isTimeout(err) {
@@ -869,7 +884,7 @@ func (c *conn) writeLoop() {
 // writeBatch writes frames in as few syscalls as the batchConn allows:
 // one, unless they pass maxHeld bytes.
 func (c *conn) writeBatch(batch []frame) error {
-	if c.eio != nil {
+	if c.eio != nil && !c.ownWS { // ownWS is set before this writer started
 		return c.writeSession(batch)
 	}
 	if len(batch) == 0 {
@@ -934,8 +949,9 @@ func (c *conn) abort(reason string) {
 	}
 	c.ended = true
 	c.wakeAll()
+	own := c.ownWS
 	c.mu.Unlock()
-	if c.eio != nil {
+	if c.eio != nil && !own {
 		c.eio.Close()
 		return
 	}
@@ -948,7 +964,7 @@ func (c *conn) abort(reason string) {
 
 // finish sends the close frame and stops the reader.
 func (c *conn) finish(reason string, code websocket.StatusCode) {
-	if c.eio != nil {
+	if c.eio != nil && !c.ownWS { // the writer's call: ownWS was set before it started
 		c.eio.Close() // what is queued in the session goes first
 		return
 	}

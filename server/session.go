@@ -1,11 +1,14 @@
 package server
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"path"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/coder/websocket"
@@ -97,6 +100,7 @@ func (s *Server) onSession(ss *engineio.Session) {
 	s.wg.Add(1) // until sessionClosed's teardown
 	s.mu.Unlock()
 	ss.OnMessage(c.sessionMessage)
+	ss.TakeUpgrades(c.acceptUpgrade)
 	ss.OnClose(func(reason string) {
 		if reason == engineio.ReasonPingTimeout || reason == engineio.ReasonParseError || reason == engineio.ReasonTransportError {
 			c.log("tsunagi: session closed", "reason", reason, "transport", ss.Transport())
@@ -158,9 +162,14 @@ func sessionReason(reason string) string {
 }
 
 // sessionClosed tears the connection down once its session has closed:
-// when the client left or failed, or after close or abort ended it.
+// when the client left or failed, or after close or abort ended it. A conn
+// that took its session's WebSocket over tears itself down (serve).
 func (c *conn) sessionClosed(reason string) {
 	c.mu.Lock()
+	if c.ownWS {
+		c.mu.Unlock()
+		return
+	}
 	if !c.closed {
 		c.closed = true
 		c.closeReason = sessionReason(reason)
@@ -187,7 +196,7 @@ func (c *conn) writeSession(batch []frame) error {
 		c.log("tsunagi: disconnecting slow client: outgoing queue full", "queued", n)
 		return errSlow
 	}
-	for _, f := range batch {
+	for i, f := range batch {
 		var err error
 		switch {
 		case f.typ == websocket.MessageBinary:
@@ -197,11 +206,81 @@ func (c *conn) writeSession(batch []frame) error {
 		default:
 			continue // pings and pongs are the session's own
 		}
+		if errors.Is(err, engineio.ErrTakenOver) {
+			// The upgrade is done and adopt is about to run the WebSocket:
+			// what is left goes there, first.
+			c.mu.Lock()
+			c.queue = append(slices.Clone(batch[i:]), c.queue...)
+			c.mu.Unlock()
+			return err
+		}
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// acceptUpgrade accepts the WebSocket of the session's upgrade as
+// serveWebSocket accepts one, so that once the upgrade is done the
+// connection runs on the server's own transport (adopt): write coalescing,
+// idle parking, the heartbeat of heartbeat.go.
+func (c *conn) acceptUpgrade(w http.ResponseWriter, r *http.Request) (*websocket.Conn, func([]engineio.Message), error) {
+	s := c.srv
+	accept := &websocket.AcceptOptions{InsecureSkipVerify: true} // engineio checked the origin
+	if s.opts.Compression {
+		accept.CompressionMode = websocket.CompressionNoContextTakeover
+		accept.CompressionThreshold = compressThreshold
+	}
+	hw, hj := wrapHijack(w, s.opts.WriteTimeout)
+	ws, err := websocket.Accept(hw, r, accept)
+	if err != nil {
+		return nil, nil, err
+	}
+	if hj == nil || hj.conn == nil { // cannot happen: Accept hijacked through hw
+		ws.CloseNow()
+		return nil, nil, errors.New("tsunagi: the upgrade's connection was not hijacked")
+	}
+	ws.SetReadLimit(s.opts.MaxPayload)
+	deflate := strings.Contains(w.Header().Get("Sec-WebSocket-Extensions"), "permessage-deflate")
+	return ws, func(pending []engineio.Message) { c.adopt(ws, hj.conn, hj.br, deflate, pending) }, nil
+}
+
+// adopt runs the connection on the WebSocket its session upgraded to. The
+// writer stops handing frames to the session first (Send fails once the
+// session was taken over, and the writer puts back what it did not send),
+// then the queue is what the session had not sent, then what the conn
+// had: nothing is lost, doubled or reordered. A conn closed meanwhile
+// drops the WebSocket: its session's close ends it.
+func (c *conn) adopt(ws *websocket.Conn, bc *batchConn, br *bufio.Reader, deflate bool, pending []engineio.Message) {
+	c.mu.Lock()
+	for c.writing && !c.closed {
+		c.waitFor(waitWriterGone)
+	}
+	if c.closed {
+		c.mu.Unlock()
+		ws.CloseNow()
+		return
+	}
+	c.ws, c.bc, c.br, c.deflate = ws, bc, br, deflate
+	c.ownWS = true
+	c.park.Init(bc.Conn, c.serve)
+	q := make([]frame, 0, len(pending)+len(c.queue))
+	for _, m := range pending {
+		if m.Binary {
+			q = append(q, frame{typ: websocket.MessageBinary, data: m.Data})
+		} else {
+			q = append(q, frame{typ: websocket.MessageText, data: append([]byte{byte(wire.EIOMessage)}, m.Data...)})
+		}
+	}
+	c.queue = append(q, c.queue...)
+	c.armHeartbeat(c.srv.opts.PingInterval)
+	if len(c.queue) > 0 {
+		c.startWriter()
+	}
+	c.mu.Unlock()
+	c.srv.idle.Add(&c.park)
+	go c.serve() // its end tears the conn down and closes the session
 }
 
 // Transport returns the transport the socket's connection runs on now:

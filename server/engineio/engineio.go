@@ -576,27 +576,29 @@ type Session struct {
 	remote string
 	uri    string
 
-	mu        sync.Mutex
-	transport string
-	wbuf      []packet
-	changed   chan struct{} // closed and replaced when wbuf or the state changes
-	getHeld   bool
-	postBusy  bool
-	upgrading bool
-	upgraded  bool // now on WebSocket after an upgrade from polling
-	discard   bool // polling was left: a held GET gets "6"
-	closed    bool
-	kind      closeKind
-	final     bool // closed by the server (or the client): one GET is still owed the close packet (or a noop)
-	reason    string
-	onMessage func([]byte, bool)
-	onClose   func(string)
-	pingTimer *time.Timer
-	pongTimer *time.Timer
-	lingering *time.Timer
-	cancelWS  func() // ends the WebSocket (probe or transport)
-	cutPost   func() // ends the read of the body of the POST in flight
-	done      chan struct{}
+	mu         sync.Mutex
+	transport  string
+	wbuf       []packet
+	changed    chan struct{} // closed and replaced when wbuf or the state changes
+	getHeld    bool
+	postBusy   bool
+	upgrading  bool
+	upgraded   bool          // now on WebSocket after an upgrade from polling
+	takenOver  bool          // upgraded, and the WebSocket is run by the caller (TakeUpgrades)
+	takeAccept UpgradeAccept // TakeUpgrades'
+	discard    bool          // polling was left: a held GET gets "6"
+	closed     bool
+	kind       closeKind
+	final      bool // closed by the server (or the client): one GET is still owed the close packet (or a noop)
+	reason     string
+	onMessage  func([]byte, bool)
+	onClose    func(string)
+	pingTimer  *time.Timer
+	pongTimer  *time.Timer
+	lingering  *time.Timer
+	cancelWS   func() // ends the WebSocket (probe or transport)
+	cutPost    func() // ends the read of the body of the POST in flight
+	done       chan struct{}
 }
 
 // ID returns the session id (sid).
@@ -658,6 +660,9 @@ func (ss *Session) Send(data []byte, binary bool) error {
 	defer ss.mu.Unlock()
 	if ss.closed {
 		return ErrClosed
+	}
+	if ss.takenOver {
+		return ErrTakenOver
 	}
 	ss.wbuf = append(ss.wbuf, packet{typ: '4', data: data, binary: binary})
 	ss.notifyLocked()

@@ -2,6 +2,7 @@ package engineio
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -156,8 +157,16 @@ func (ss *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 	default:
 		why = "upgrade refused: upgrades are disabled"
 	}
+	takeAccept := ss.takeAccept
 	ss.mu.Unlock()
-	c, err := ss.srv.accept(w, r)
+	var c *websocket.Conn
+	var takeover func([]Message)
+	var err error
+	if takeAccept != nil && ok {
+		c, takeover, err = takeAccept(w, r)
+	} else {
+		c, err = ss.srv.accept(w, r)
+	}
 	if err != nil || !ok {
 		if c != nil {
 			_ = c.CloseNow()
@@ -242,7 +251,56 @@ func (ss *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 	ss.upgrading = false
 	ss.discard = true
 	ss.cancelWS = nil
+	var pending []Message
+	if takeover != nil {
+		// The caller runs the transport from here: it gets what is
+		// queued, and the heartbeat is its own.
+		ss.takenOver = true
+		for _, p := range ss.wbuf {
+			if p.typ == '4' {
+				pending = append(pending, Message{Data: p.data, Binary: p.binary})
+			}
+		}
+		ss.wbuf = nil
+		ss.pingTimer.Stop()
+		if ss.pongTimer != nil {
+			ss.pongTimer.Stop()
+		}
+	}
 	ss.notifyLocked()
 	ss.mu.Unlock()
+	if takeover != nil {
+		takeover(pending)
+		return
+	}
 	ss.runWebSocket(c)
+}
+
+// UpgradeAccept accepts the WebSocket of an upgrade for TakeUpgrades.
+type UpgradeAccept = func(w http.ResponseWriter, r *http.Request) (*websocket.Conn, func(pending []Message), error)
+
+// Message is a message queued for a client and not yet sent.
+type Message struct {
+	Data   []byte
+	Binary bool
+}
+
+// ErrTakenOver is returned by Send once the session's WebSocket was taken
+// over (TakeUpgrades): its messages go there.
+var ErrTakenOver = errors.New("engineio: the session's transport was taken over")
+
+// TakeUpgrades makes accept take the WebSocket of this session's upgrade:
+// accept accepts it (in place of websocket.Accept, with the origin already
+// checked) and returns with it a takeover function. Once the upgrade is
+// done ("5" received), takeover is called with the messages queued and not
+// yet sent, and from then on the caller runs that WebSocket as the
+// session's transport, heartbeat included: Send returns ErrTakenOver, and
+// Close (which the caller calls when it ends) only ends the session. If
+// the upgrade fails, the WebSocket is closed here and the session stays on
+// polling. Set it in OnConnection. Package server uses it to run upgraded
+// sessions on its own WebSocket transport.
+func (ss *Session) TakeUpgrades(accept UpgradeAccept) {
+	ss.mu.Lock()
+	ss.takeAccept = accept
+	ss.mu.Unlock()
 }
