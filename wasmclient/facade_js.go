@@ -185,8 +185,9 @@ func newJSSocket(args []safejs.Value) (safejs.Value, error) {
 		if v, _ := opts.Get("transports"); v.Type() == safejs.TypeObject {
 			if n, err := v.Length(); err == nil {
 				for i := range min(n, 8) {
-					if t, _ := v.Index(i); t.Type() == safejs.TypeString {
-						name, _ := t.String()
+					t, _ := v.Index(i)
+					// webtransport, which tsunagi does not speak, is skipped.
+					if name, _ := t.String(); name == TransportPolling || name == TransportWebSocket {
 						o.Transports = append(o.Transports, name)
 					}
 				}

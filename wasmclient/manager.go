@@ -147,11 +147,9 @@ func (m *Manager) upgraded() {
 }
 
 // upgradeFailed is a probe that did not succeed: the connection stays on
-// polling, as engine.io-client's upgradeError leaves it.
-func (m *Manager) upgradeFailed(err error) {
-	m.wsWorked.Store(false)
-	_ = err
-}
+// polling, as engine.io-client's upgradeError leaves it, and RememberUpgrade
+// forgets the last success.
+func (m *Manager) upgradeFailed() { m.wsWorked.Store(false) }
 
 // New returns an unconnected Socket for rawURL, whose path names the
 // namespace ("http://host:port/admin"; "/" when empty), on a Manager of its

@@ -10,6 +10,11 @@
 //
 // As in socket.io-client, a Manager holds the connection and reconnects
 // it; each Socket is one namespace over it.
+//
+// The connection runs over WebSocket or HTTP long-polling (Engine.IO v4),
+// and upgrades from polling to WebSocket without losing, doubling or
+// reordering a packet: see Options.Transports. Natively polling uses
+// net/http; in the browser it calls fetch.
 package wasmclient
 
 import (

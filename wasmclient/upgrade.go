@@ -3,7 +3,6 @@ package wasmclient
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"net/url"
 
 	"github.com/coder/websocket"
@@ -32,7 +31,7 @@ func (e *engine) upgrade() {
 	}()
 	ws, err := dial(ctx, e.m.wsURL+"&sid="+url.QueryEscape(e.open.SID), e.m.opts.Header, e.m.client)
 	if err != nil {
-		e.m.upgradeFailed(fmt.Errorf("tsunagi: upgrade: %w", err))
+		e.m.upgradeFailed()
 		return
 	}
 	e.mu.Lock()
@@ -48,7 +47,7 @@ func (e *engine) upgrade() {
 		e.mu.Lock()
 		e.probe = nil
 		e.mu.Unlock()
-		e.m.upgradeFailed(fmt.Errorf("tsunagi: upgrade: %w", err))
+		e.m.upgradeFailed()
 		return
 	}
 	e.mu.Lock()
