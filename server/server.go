@@ -10,7 +10,10 @@
 // order (error codes 0–5), and serves polling sessions and their upgrade.
 // A WebSocket that opens a session comes back here (serveWebSocket) and
 // runs on the server's own transport: write coalescing (coalesce.go), idle
-// parking (internal/idlepark) and the heartbeat of heartbeat.go. Above
+// parking (internal/idlepark) and the heartbeat of heartbeat.go. So does
+// the WebSocket a polling session upgrades to: the server accepts it
+// (Session.TakeUpgrades) and, once the upgrade is done, adopts it with the
+// messages the session had not sent (session.go). Above
 // either, a conn is the Socket.IO client: its sockets, one per namespace,
 // and the dispatcher that runs their handlers in arrival order.
 //

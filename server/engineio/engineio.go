@@ -22,13 +22,13 @@
 // Server of this package, so that refusals, CORS, the cookie and
 // AllowRequest are the same on both transports. It sets ServeWebSocket: a
 // WebSocket that opens a session (transport=websocket, no sid, as the wasm
-// client and clients set to WebSocket connect) goes back to the Socket.IO
+// client and clients set to WebSocket connect) goes to the Socket.IO
 // server's own WebSocket transport, which coalesces writes and parks idle
-// connections. Polling sessions, and the WebSocket a polling session
-// upgrades to, run here; a session's WebSocket here is the simple one
-// described below (one reader, one writer, a write per packet, no idle
-// parking). Moving the coalescing writer and idle parking into this package,
-// so that upgraded sessions get them too, is the step still to take.
+// connections. Polling sessions run here, and with Session.TakeUpgrades
+// the server accepts the WebSocket of an upgrade itself and takes it over
+// once the upgrade is done, so upgraded sessions end on that transport too.
+// Used alone, this package runs a session's WebSocket as described below
+// (one reader, one writer, a write per packet, no idle parking).
 //
 // # Goroutines per session
 //
