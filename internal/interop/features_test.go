@@ -164,14 +164,18 @@ var clientTransports = []string{"websocket", "default", "polling"}
 
 // TestOfficialClientFeatures: socket.io-client 4.8 against our server, on
 // each of clientTransports.
-func TestOfficialClientFeatures(t *testing.T) {
+func TestOfficialClientFeatures(t *testing.T) { officialClientMatrix(t, startFeatureServer) }
+
+// officialClientMatrix runs every scenario with the official client on each
+// of clientTransports, against the servers start starts.
+func officialClientMatrix(t *testing.T, start func(*testing.T, scenario) (string, func() []string)) {
 	for _, tr := range clientTransports {
 		t.Run(tr, func(t *testing.T) {
 			t.Parallel()
 			for _, sc := range scenarios {
 				t.Run(sc.name, func(t *testing.T) {
 					t.Parallel()
-					url, notes := startFeatureServer(t, sc)
+					url, notes := start(t, sc)
 					checkTranscript(t, runOfficialClient(t, url, tr, sc), sc)
 					checkNotes(t, notes, sc.notes)
 				})
@@ -194,21 +198,7 @@ func TestGoClientAgainstOfficialServer(t *testing.T) {
 
 // TestReferencePair: the official client against the official server, so
 // that every expectation above is what Socket.IO does, on each transport.
-func TestReferencePair(t *testing.T) {
-	for _, tr := range clientTransports {
-		t.Run(tr, func(t *testing.T) {
-			t.Parallel()
-			for _, sc := range scenarios {
-				t.Run(sc.name, func(t *testing.T) {
-					t.Parallel()
-					url, notes := startOfficialServer(t, sc)
-					checkTranscript(t, runOfficialClient(t, url, tr, sc), sc)
-					checkNotes(t, notes, sc.notes)
-				})
-			}
-		})
-	}
-}
+func TestReferencePair(t *testing.T) { officialClientMatrix(t, startOfficialServer) }
 
 // TestGoClientAgainstOurServer: the same scenarios between our two ends.
 func TestGoClientAgainstOurServer(t *testing.T) {
