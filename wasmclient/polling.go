@@ -44,7 +44,7 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string {
-	return fmt.Sprintf("tsunagi: polling %s: HTTP %d %s: %s", e.Method, e.Status, http.StatusText(e.Status), e.Body)
+	return fmt.Sprintf("tsunagi: polling %s: HTTP %d: %s", e.Method, e.Status, e.Body)
 }
 
 func newStatusError(method string, status int, body []byte) *StatusError {
