@@ -391,12 +391,13 @@ func upgradeUnderLoad(t *testing.T, url string) {
 // fakePolling is an Engine.IO polling server that answers the handshake
 // and the Socket.IO CONNECT, then sends bad for the next GET.
 type fakePolling struct {
-	handshake func(w http.ResponseWriter) // nil: a good open packet
-	bad       func(w http.ResponseWriter)
-	mu        sync.Mutex
-	gets      int
-	connected chan struct{}
-	once      sync.Once
+	handshake  func(w http.ResponseWriter) // nil: a good open packet
+	bad        func(w http.ResponseWriter)
+	refusePost bool // refuse the POSTs after the CONNECT
+	mu         sync.Mutex
+	gets       int
+	connected  chan struct{}
+	once       sync.Once
 }
 
 func (f *fakePolling) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -417,6 +418,9 @@ func (f *fakePolling) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		buf.ReadFrom(r.Body)
 		if bytes.HasPrefix(buf.Bytes(), []byte("40")) {
 			f.once.Do(func() { close(f.connected) })
+		} else if f.refusePost {
+			http.Error(w, `{"code":3,"message":"Bad request"}`, http.StatusBadRequest)
+			return
 		}
 		w.Write([]byte("ok"))
 		return
@@ -490,10 +494,11 @@ func TestPollingBadServerInput(t *testing.T) {
 		{"bad socket.io packet", body(`4{]`), wasmclient.ReasonParseError, "invalid packet"},
 		{"status", status(http.StatusBadRequest, `{"code":1,"message":"Session ID unknown"}`), wasmclient.ReasonTransportError, ""},
 		{"close packet", body("1"), wasmclient.ReasonTransportClose, ""},
+		{"POST refused", body("2"), wasmclient.ReasonTransportError, ""}, // the pong's POST gets 400
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			hs := httptest.NewServer(&fakePolling{bad: c.bad, connected: make(chan struct{})})
+			hs := httptest.NewServer(&fakePolling{bad: c.bad, refusePost: c.name == "POST refused", connected: make(chan struct{})})
 			defer hs.Close()
 			var mu sync.Mutex
 			var reports []string
