@@ -370,27 +370,14 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	// The origin was checked (OriginPatterns or CORS) with the rest.
-	accept := &websocket.AcceptOptions{InsecureSkipVerify: true}
-	if s.opts.Compression {
-		accept.CompressionMode = websocket.CompressionNoContextTakeover
-		accept.CompressionThreshold = compressThreshold
-	}
-	hw, hj := wrapHijack(w, s.opts.WriteTimeout)
-	ws, err := websocket.Accept(hw, r, accept)
+	ws, hj, deflate, err := s.acceptWebSocket(w, r)
 	if err != nil {
 		s.log.Info("tsunagi: websocket handshake refused", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	if hj == nil || hj.conn == nil { // cannot happen: Accept hijacked through hw
-		ws.CloseNow()
-		return
-	}
-	ws.SetReadLimit(s.opts.MaxPayload)
 	if s.afterUpgrade != nil {
 		s.afterUpgrade()
 	}
-	deflate := strings.Contains(w.Header().Get("Sec-WebSocket-Extensions"), "permessage-deflate")
 	c := newConn(s, ws, hj.conn, hj.br, deflate, r)
 	s.mu.Lock()
 	if s.shutdown {
@@ -410,6 +397,29 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	served = true
 	s.idle.Add(&c.park)
 	go c.run() // c.serve ends with s.wg.Done
+}
+
+// acceptWebSocket accepts a WebSocket for the server's own transport, on a
+// connection it hijacks for write coalescing and idle parking. The origin
+// was checked (OriginPatterns or CORS) with the rest of the request.
+func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request) (ws *websocket.Conn, hj *hijackResponse, deflate bool, err error) {
+	accept := &websocket.AcceptOptions{InsecureSkipVerify: true}
+	if s.opts.Compression {
+		accept.CompressionMode = websocket.CompressionNoContextTakeover
+		accept.CompressionThreshold = compressThreshold
+	}
+	hw, hj := wrapHijack(w, s.opts.WriteTimeout)
+	ws, err = websocket.Accept(hw, r, accept)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if hj == nil || hj.conn == nil { // cannot happen: Accept hijacked through hw
+		ws.CloseNow()
+		return nil, nil, false, errors.New("tsunagi: the WebSocket's connection was not hijacked")
+	}
+	ws.SetReadLimit(s.opts.MaxPayload)
+	deflate = strings.Contains(w.Header().Get("Sec-WebSocket-Extensions"), "permessage-deflate")
+	return ws, hj, deflate, nil
 }
 
 // shutdownGrace is how long Shutdown lets a connection end gracefully:

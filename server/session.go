@@ -226,23 +226,10 @@ func (c *conn) writeSession(batch []frame) error {
 // connection runs on the server's own transport (adopt): write coalescing,
 // idle parking, the heartbeat of heartbeat.go.
 func (c *conn) acceptUpgrade(w http.ResponseWriter, r *http.Request) (*websocket.Conn, func([]engineio.Message), error) {
-	s := c.srv
-	accept := &websocket.AcceptOptions{InsecureSkipVerify: true} // engineio checked the origin
-	if s.opts.Compression {
-		accept.CompressionMode = websocket.CompressionNoContextTakeover
-		accept.CompressionThreshold = compressThreshold
-	}
-	hw, hj := wrapHijack(w, s.opts.WriteTimeout)
-	ws, err := websocket.Accept(hw, r, accept)
+	ws, hj, deflate, err := c.srv.acceptWebSocket(w, r)
 	if err != nil {
 		return nil, nil, err
 	}
-	if hj == nil || hj.conn == nil { // cannot happen: Accept hijacked through hw
-		ws.CloseNow()
-		return nil, nil, errors.New("tsunagi: the upgrade's connection was not hijacked")
-	}
-	ws.SetReadLimit(s.opts.MaxPayload)
-	deflate := strings.Contains(w.Header().Get("Sec-WebSocket-Extensions"), "permessage-deflate")
 	return ws, func(pending []engineio.Message) { c.adopt(ws, hj.conn, hj.br, deflate, pending) }, nil
 }
 
