@@ -31,7 +31,8 @@ type engine struct {
 	rws     *websocket.Conn
 	rpoll   *poller
 	pending [][]byte // records of a polling payload not read yet
-	polled  *poller  // the polling transport the engine opened with, if any
+
+	polled *poller // the polling transport the engine opened with, if any; set once
 
 	// Guarded by mu; changed by the upgrade under wlock too.
 	ws    *websocket.Conn // the WebSocket transport, nil while polling
