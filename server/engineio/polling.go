@@ -214,6 +214,13 @@ func (ss *Session) pollGET(w http.ResponseWriter, r *http.Request) {
 			ss.mu.Unlock()
 			ss.srv.refuse(w, r, false, CodeBadRequest, "")
 			return
+		case ss.probed && len(ss.wbuf) == 0:
+			// The client is about to pause polling and send "5": this GET
+			// is its last, and holding it would hold the upgrade.
+			ss.getHeld = false
+			ss.mu.Unlock()
+			ss.writePayload(w, r, []byte("6"))
+			return
 		case len(ss.wbuf) > 0:
 			pkts := ss.wbuf
 			ss.wbuf = nil

@@ -199,6 +199,7 @@ func (ss *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 		ss.fail(r, http.StatusSwitchingProtocols, why)
 		ss.mu.Lock()
 		ss.upgrading = false
+		ss.probed = false
 		ss.cancelWS = nil
 		ss.mu.Unlock()
 		_ = c.CloseNow()
@@ -213,6 +214,20 @@ func (ss *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 		fail()
 		return
 	}
+	// A held GET gets a noop, so that the client, which pauses polling
+	// before it sends "5", gets its GET back: at once (engine.io waits for
+	// its first 100 ms tick, which a measured upgrade spent most of its
+	// time on), then every probeTick for a GET that comes later.
+	noop := func() {
+		ss.mu.Lock()
+		ss.probed = true // a GET from now on gets a noop at once (pollGET)
+		if !ss.closed && ss.getHeld && len(ss.wbuf) == 0 {
+			ss.wbuf = append(ss.wbuf, packet{typ: '6'})
+			ss.notifyLocked()
+		}
+		ss.mu.Unlock()
+	}
+	noop()
 	tick := time.NewTicker(probeTick)
 	tickDone := make(chan struct{})
 	tickEnded := make(chan struct{})
@@ -222,12 +237,7 @@ func (ss *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 		for {
 			select {
 			case <-tick.C:
-				ss.mu.Lock()
-				if !ss.closed && ss.getHeld && len(ss.wbuf) == 0 {
-					ss.wbuf = append(ss.wbuf, packet{typ: '6'})
-					ss.notifyLocked()
-				}
-				ss.mu.Unlock()
+				noop()
 			case <-tickDone:
 				return
 			}
@@ -249,6 +259,7 @@ func (ss *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 	ss.transport = WebSocket
 	ss.upgraded = true
 	ss.upgrading = false
+	ss.probed = false
 	ss.discard = true
 	ss.cancelWS = nil
 	var pending []Message
