@@ -273,9 +273,6 @@ func TestPollingExpiredSID(t *testing.T) {
 // again all expire (at PingInterval + PingTimeout), and the memory they
 // held returns.
 func TestPollingHandshakesNeverPolled(t *testing.T) {
-	if testing.Short() {
-		t.Skip("10,000 handshakes")
-	}
 	const n = 10_000
 	e := startPolling(t, Options{PingInterval: 2 * time.Second, PingTimeout: 500 * time.Millisecond,
 		Logger: quietOptions(Options{}).Logger})
