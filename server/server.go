@@ -118,8 +118,8 @@ type Options struct {
 	// CORS allows cross-origin clients as Socket.IO's cors option does
 	// (origins as a list or a func, credentials, methods, headers). Polling
 	// requests are "simple" CORS requests that a browser sends whatever the
-	// answer, so the server refuses a disallowed origin itself (code 3,
-	// 403), on both transports.
+	// answer, so the server refuses a disallowed origin itself (code 4,
+	// HTTP 403), on both transports.
 	CORS *engineio.CORS
 
 	// Transports lists the transports accepted, among "polling" and
@@ -137,9 +137,13 @@ type Options struct {
 	// see the README's "Behind a load balancer". Socket.IO's cookie option.
 	Cookie *engineio.Cookie
 	// AllowRequest is asked for every handshake (Socket.IO's allowRequest):
-	// an error refuses it with code 4 (HTTP 403 on polling, 400 on a
-	// WebSocket), the error's text as the message.
+	// an error refuses it with code 4 (HTTP 403), the error's text as the
+	// message.
 	AllowRequest func(r *http.Request) error
+	// PostTimeout bounds the reading of a polling POST's body: a body
+	// still incomplete then closes the session (a client that trickles its
+	// body does not hold a goroutine and a buffer). Defaults to 10 s.
+	PostTimeout time.Duration
 	// Logger receives the server's diagnostics. Defaults to slog.Default().
 	Logger *slog.Logger
 	// DisableIdleParking turns idle parking off. By default, on Linux, a

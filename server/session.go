@@ -39,6 +39,7 @@ func (s *Server) newEngineIO() *engineio.Server {
 		PingInterval:      o.PingInterval,
 		PingTimeout:       o.PingTimeout,
 		UpgradeTimeout:    o.UpgradeTimeout,
+		PostTimeout:       o.PostTimeout,
 		MaxHTTPBufferSize: o.MaxPayload,
 		Transports:        o.Transports,
 		AllowRequest:      o.AllowRequest,
