@@ -1,0 +1,534 @@
+package redisadapter
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// MaxDepth is how deeply arrays and maps may nest in a message that is
+// decoded. Node sets no limit; the bound keeps a hostile message of nested
+// one-element arrays from exhausting the stack.
+const MaxDepth = 256
+
+// ErrMalformed is wrapped by every decoding error: the bytes are not a
+// message of the classic protocol. A receiver drops such a message (and
+// counts it); it never comes from a well-behaved Node or tsunagi peer.
+var ErrMalformed = errors.New("redisadapter: malformed message")
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
+}
+
+// mpItem describes one msgpack value header at the start of a byte slice.
+type mpItem struct {
+	kind    byte // 'n' nil, 'b' bool, 'i' int, 'u' uint, 'f' float, 's' str, 'B' bin, 'a' array, 'm' map, 'x' ext
+	hdr     int  // header length in bytes
+	n       int  // payload bytes (str, bin, ext, scalars) or element count (array, map)
+	extType int8
+	boolVal bool
+}
+
+// mpHeader reads the header of the msgpack value at the start of b. It
+// checks that the payload of a scalar, str, bin or ext fits in b, and that an
+// array or map cannot claim more elements than there are bytes left.
+func mpHeader(b []byte) (mpItem, error) {
+	if len(b) == 0 {
+		return mpItem{}, malformed("unexpected end of msgpack data")
+	}
+	c := b[0]
+	be := func(k int) (uint64, error) {
+		if len(b) < 1+k {
+			return 0, malformed("unexpected end of msgpack data")
+		}
+		switch k {
+		case 1:
+			return uint64(b[1]), nil
+		case 2:
+			return uint64(binary.BigEndian.Uint16(b[1:])), nil
+		case 4:
+			return uint64(binary.BigEndian.Uint32(b[1:])), nil
+		}
+		return binary.BigEndian.Uint64(b[1:]), nil
+	}
+	var it mpItem
+	var err error
+	var l uint64
+	sized := func(kind byte, k int) {
+		l, err = be(k)
+		it = mpItem{kind: kind, hdr: 1 + k}
+	}
+	switch {
+	case c <= 0x7f || c >= 0xe0:
+		return mpItem{kind: 'i', hdr: 1}, nil
+	case c >= 0x80 && c <= 0x8f:
+		it, l = mpItem{kind: 'm', hdr: 1}, uint64(c&0x0f)
+	case c >= 0x90 && c <= 0x9f:
+		it, l = mpItem{kind: 'a', hdr: 1}, uint64(c&0x0f)
+	case c >= 0xa0 && c <= 0xbf:
+		it, l = mpItem{kind: 's', hdr: 1}, uint64(c&0x1f)
+	case c == 0xc0:
+		return mpItem{kind: 'n', hdr: 1}, nil
+	case c == 0xc2 || c == 0xc3:
+		return mpItem{kind: 'b', hdr: 1, boolVal: c == 0xc3}, nil
+	case c == 0xc4, c == 0xc5, c == 0xc6:
+		sized('B', 1<<(c-0xc4))
+	case c == 0xc7, c == 0xc8, c == 0xc9:
+		sized('x', 1<<(c-0xc7))
+		if err == nil {
+			if len(b) < it.hdr+1 {
+				return mpItem{}, malformed("unexpected end of msgpack data")
+			}
+			it.extType = int8(b[it.hdr])
+			it.hdr++
+		}
+	case c == 0xca:
+		it, l = mpItem{kind: 'f', hdr: 1}, 4
+	case c == 0xcb:
+		it, l = mpItem{kind: 'f', hdr: 1}, 8
+	case c >= 0xcc && c <= 0xcf:
+		it, l = mpItem{kind: 'u', hdr: 1}, 1<<(c-0xcc)
+	case c >= 0xd0 && c <= 0xd3:
+		it, l = mpItem{kind: 'i', hdr: 1}, 1<<(c-0xd0)
+	case c >= 0xd4 && c <= 0xd8:
+		if len(b) < 2 {
+			return mpItem{}, malformed("unexpected end of msgpack data")
+		}
+		it, l = mpItem{kind: 'x', hdr: 2, extType: int8(b[1])}, 1<<(c-0xd4)
+	case c == 0xd9, c == 0xda, c == 0xdb:
+		sized('s', 1<<(c-0xd9))
+	case c == 0xdc, c == 0xdd:
+		sized('a', 2<<(c-0xdc))
+	case c == 0xde, c == 0xdf:
+		sized('m', 2<<(c-0xde))
+	default: // 0xc1
+		return mpItem{}, malformed("invalid msgpack byte 0x%02x", c)
+	}
+	if err != nil {
+		return mpItem{}, err
+	}
+	rest := uint64(len(b) - it.hdr)
+	switch it.kind {
+	case 'a':
+		if l > rest {
+			return mpItem{}, malformed("array of %d elements in %d bytes", l, rest)
+		}
+	case 'm':
+		if l > rest/2 {
+			return mpItem{}, malformed("map of %d entries in %d bytes", l, rest)
+		}
+	default:
+		if l > rest {
+			return mpItem{}, malformed("value of %d bytes in %d bytes", l, rest)
+		}
+	}
+	it.n = int(l)
+	return it, nil
+}
+
+// size is the number of bytes the header and a scalar's payload take.
+func (it mpItem) size() int {
+	if it.kind == 'a' || it.kind == 'm' {
+		return it.hdr
+	}
+	return it.hdr + it.n
+}
+
+// checkMsgpack checks, without recursion, that b holds exactly one
+// well-formed msgpack value nested at most MaxDepth deep, with UTF-8 strings
+// and no ext type other than the timestamp (-1), which notepack.io also
+// decodes. Every decoder in this package runs it before anything else reads
+// the bytes.
+func checkMsgpack(b []byte) error {
+	// pending[i] is how many values are still due at depth i.
+	pending := make([]int, 1, 16)
+	pending[0] = 1
+	off := 0
+	for len(pending) > 0 {
+		if pending[len(pending)-1] == 0 {
+			pending = pending[:len(pending)-1]
+			continue
+		}
+		pending[len(pending)-1]--
+		it, err := mpHeader(b[off:])
+		if err != nil {
+			return err
+		}
+		switch it.kind {
+		case 's':
+			if !utf8.Valid(b[off+it.hdr : off+it.hdr+it.n]) {
+				return malformed("string is not UTF-8")
+			}
+		case 'x':
+			if it.extType != -1 || (it.n != 4 && it.n != 8 && it.n != 12) {
+				return malformed("msgpack ext type %d of %d bytes is not supported (notepack.io 3 sends only timestamps, ext -1)", it.extType, it.n)
+			}
+		case 'a', 'm':
+			if len(pending) >= MaxDepth {
+				return malformed("nested deeper than %d", MaxDepth)
+			}
+			n := it.n
+			if it.kind == 'm' {
+				n *= 2
+			}
+			pending = append(pending, n)
+		}
+		off += it.size()
+	}
+	if off != len(b) {
+		return malformed("%d trailing bytes", len(b)-off)
+	}
+	return nil
+}
+
+// msgpackToJSON writes the msgpack value at the start of b (checked by
+// checkMsgpack) as JSON, the way Node's JSON.stringify would write the value
+// notepack.io decodes: bin as {"type":"Buffer","data":[...]}, a timestamp as
+// the Date.toJSON string, NaN and ±Infinity as null. Map keys that are not
+// strings are written as their JSON text, as JavaScript turns them into
+// property names. It returns the bytes consumed.
+func msgpackToJSON(buf *bytes.Buffer, b []byte) (int, error) {
+	it, err := mpHeader(b)
+	if err != nil {
+		return 0, err
+	}
+	p := b[it.hdr:]
+	switch it.kind {
+	case 'n':
+		buf.WriteString("null")
+	case 'b':
+		buf.WriteString(strconv.FormatBool(it.boolVal))
+	case 'i', 'u':
+		if it.n == 0 { // fixint
+			buf.WriteString(strconv.Itoa(int(int8(b[0]))))
+			return 1, nil
+		}
+		var u uint64
+		for _, x := range p[:it.n] {
+			u = u<<8 | uint64(x)
+		}
+		if it.kind == 'u' {
+			buf.WriteString(strconv.FormatUint(u, 10))
+		} else {
+			shift := 64 - 8*it.n
+			buf.WriteString(strconv.FormatInt(int64(u<<shift)>>shift, 10))
+		}
+	case 'f':
+		var f float64
+		if it.n == 4 {
+			f = float64(math.Float32frombits(binary.BigEndian.Uint32(p)))
+		} else {
+			f = math.Float64frombits(binary.BigEndian.Uint64(p))
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			buf.WriteString("null")
+		} else {
+			// encoding/json formats floats as JavaScript does.
+			s, _ := json.Marshal(f)
+			buf.Write(s)
+		}
+	case 's':
+		writeJSONString(buf, string(p[:it.n]))
+	case 'B':
+		buf.WriteString(`{"type":"Buffer","data":[`)
+		for i, x := range p[:it.n] {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			buf.WriteString(strconv.Itoa(int(x)))
+		}
+		buf.WriteString("]}")
+	case 'x':
+		var t time.Time
+		if err := msgpack.Unmarshal(b[:it.hdr+it.n], &t); err != nil {
+			return 0, malformed("timestamp: %v", err)
+		}
+		writeJSONString(buf, t.UTC().Format("2006-01-02T15:04:05.000Z"))
+	case 'a', 'm':
+		open, close := byte('['), byte(']')
+		if it.kind == 'm' {
+			open, close = '{', '}'
+		}
+		buf.WriteByte(open)
+		off := it.hdr
+		for i := 0; i < it.n; i++ {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if it.kind == 'm' {
+				k, err := mpHeader(b[off:])
+				if err != nil {
+					return 0, err
+				}
+				if k.kind == 's' {
+					n, err := msgpackToJSON(buf, b[off:])
+					if err != nil {
+						return 0, err
+					}
+					off += n
+				} else {
+					var kb bytes.Buffer
+					n, err := msgpackToJSON(&kb, b[off:])
+					if err != nil {
+						return 0, err
+					}
+					writeJSONString(buf, kb.String())
+					off += n
+				}
+				buf.WriteByte(':')
+			}
+			n, err := msgpackToJSON(buf, b[off:])
+			if err != nil {
+				return 0, err
+			}
+			off += n
+		}
+		buf.WriteByte(close)
+		return off, nil
+	}
+	return it.size(), nil
+}
+
+// jsonToMsgpack writes the JSON value read from dec as msgpack, as
+// notepack.io would encode what JSON.parse returns: integral numbers as the
+// smallest int, others as float64, key order kept. depth counts the
+// enclosing arrays and objects.
+func jsonToMsgpack(enc *msgpack.Encoder, dec *json.Decoder, depth int) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return malformed("JSON: %v", err)
+	}
+	switch v := tok.(type) {
+	case nil:
+		return enc.EncodeNil()
+	case bool:
+		return enc.EncodeBool(v)
+	case string:
+		return enc.EncodeString(v)
+	case json.Number:
+		if i, err := strconv.ParseInt(v.String(), 10, 64); err == nil {
+			return enc.EncodeInt(i)
+		}
+		if u, err := strconv.ParseUint(v.String(), 10, 64); err == nil {
+			return enc.EncodeUint(u)
+		}
+		f, err := strconv.ParseFloat(v.String(), 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return malformed("JSON number %s: %v", v, err)
+		}
+		if f == math.Trunc(f) && math.Abs(f) < 1<<63 {
+			return enc.EncodeInt(int64(f))
+		}
+		return enc.EncodeFloat64(f)
+	case json.Delim:
+		if depth >= MaxDepth {
+			return malformed("nested deeper than %d", MaxDepth)
+		}
+		// msgpack needs the element count first: encode the elements
+		// into a buffer of their own.
+		var body bytes.Buffer
+		sub := newEncoder(&body)
+		n := 0
+		for dec.More() {
+			if v == '{' {
+				k, err := dec.Token()
+				if err != nil {
+					return malformed("JSON: %v", err)
+				}
+				if err := sub.EncodeString(k.(string)); err != nil {
+					return err
+				}
+			}
+			if err := jsonToMsgpack(sub, dec, depth+1); err != nil {
+				return err
+			}
+			n++
+		}
+		if _, err := dec.Token(); err != nil { // the closing delimiter
+			return malformed("JSON: %v", err)
+		}
+		if v == '{' {
+			err = enc.EncodeMapLen(n)
+		} else {
+			err = enc.EncodeArrayLen(n)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = enc.Writer().Write(body.Bytes())
+		return err
+	}
+	return malformed("JSON: unexpected token %v", tok)
+}
+
+// newEncoder returns an encoder that writes what notepack.io writes for the
+// same values: the smallest integer forms.
+func newEncoder(w *bytes.Buffer) *msgpack.Encoder {
+	enc := msgpack.NewEncoder(w)
+	enc.UseCompactInts(true)
+	return enc
+}
+
+// Value is one msgpack-encoded value of a packet: the event name and
+// arguments of a broadcast, or an acknowledgement's argument. It holds the
+// bytes as they crossed the wire, so that a relayed value keeps its exact
+// form, binary (msgpack bin, a Node Buffer) included. Build one with
+// EncodeValue; nil means the value is absent (JavaScript undefined).
+//
+// In a message sent as JSON a Value is converted: from msgpack as
+// JSON.stringify would write it (a Buffer becomes {"type":"Buffer",...}),
+// and to msgpack as notepack.io would encode what JSON.parse returns.
+type Value []byte
+
+// EncodeValue encodes v as notepack.io would encode the same JavaScript
+// value: []byte as bin, integers in their smallest form, structs by their
+// msgpack tags. Map keys are sorted, so that the bytes are deterministic.
+func EncodeValue(v any) (Value, error) {
+	var buf bytes.Buffer
+	enc := newEncoder(&buf)
+	enc.SetSortMapKeys(true)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("redisadapter: encode value: %w", err)
+	}
+	return Value(buf.Bytes()), nil
+}
+
+// EventData encodes the data of an EVENT packet, [event, ...args], with
+// EncodeValue.
+func EventData(event string, args ...any) (Value, error) {
+	return EncodeValue(append([]any{event}, args...))
+}
+
+// Decode decodes the value into v (see msgpack.Unmarshal).
+func (v Value) Decode(into any) error {
+	if v == nil {
+		return errors.New("redisadapter: the value is absent")
+	}
+	return msgpack.Unmarshal(v, into)
+}
+
+// EncodeMsgpack implements msgpack.CustomEncoder.
+func (v Value) EncodeMsgpack(enc *msgpack.Encoder) error {
+	if v == nil {
+		return enc.EncodeNil()
+	}
+	_, err := enc.Writer().Write(v)
+	return err
+}
+
+// DecodeMsgpack implements msgpack.CustomDecoder. The message it is part of
+// has been checked by checkMsgpack.
+func (v *Value) DecodeMsgpack(dec *msgpack.Decoder) error {
+	raw, err := dec.DecodeRaw()
+	if err != nil {
+		return err
+	}
+	*v = Value(raw)
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler.
+func (v Value) MarshalJSON() ([]byte, error) {
+	if v == nil {
+		return []byte("null"), nil
+	}
+	if err := checkMsgpack(v); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if _, err := msgpackToJSON(&buf, v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (v *Value) UnmarshalJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var buf bytes.Buffer
+	if err := jsonToMsgpack(newEncoder(&buf), dec, 0); err != nil {
+		return err
+	}
+	*v = Value(buf.Bytes())
+	return nil
+}
+
+// JSONValue is one JSON-encoded value of a request or response that Node
+// sends as JSON (serverSideEmit arguments and replies, socket data and
+// handshakes). It is converted the other way round from Value when it is
+// part of a msgpack message. nil means absent.
+type JSONValue []byte
+
+// MarshalJSON implements json.Marshaler.
+func (v JSONValue) MarshalJSON() ([]byte, error) {
+	if v == nil {
+		return []byte("null"), nil
+	}
+	if !json.Valid(v) {
+		return nil, errors.New("redisadapter: JSONValue is not valid JSON")
+	}
+	return v, nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (v *JSONValue) UnmarshalJSON(b []byte) error {
+	*v = append(JSONValue(nil), b...)
+	return nil
+}
+
+// EncodeMsgpack implements msgpack.CustomEncoder.
+func (v JSONValue) EncodeMsgpack(enc *msgpack.Encoder) error {
+	if v == nil {
+		return enc.EncodeNil()
+	}
+	dec := json.NewDecoder(bytes.NewReader(v))
+	dec.UseNumber()
+	if err := jsonToMsgpack(enc, dec, 0); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("redisadapter: JSONValue holds more than one value")
+	}
+	return nil
+}
+
+// DecodeMsgpack implements msgpack.CustomDecoder.
+func (v *JSONValue) DecodeMsgpack(dec *msgpack.Decoder) error {
+	raw, err := dec.DecodeRaw()
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if _, err := msgpackToJSON(&buf, raw); err != nil {
+		return err
+	}
+	*v = JSONValue(buf.Bytes())
+	return nil
+}
+
+// marshalJSON is json.Marshal without the HTML escaping of '<', '>' and '&',
+// which JSON.stringify does not do. (encoding/json still escapes U+2028 and
+// U+2029; the value is the same.)
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+func writeJSONString(buf *bytes.Buffer, s string) {
+	b, _ := marshalJSON(s)
+	buf.Write(b)
+}
