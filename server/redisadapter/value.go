@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"time"
@@ -297,76 +298,125 @@ func msgpackToJSON(buf *bytes.Buffer, b []byte) (int, error) {
 	return it.size(), nil
 }
 
-// jsonToMsgpack writes the JSON value read from dec as msgpack, as
+// jsonToMsgpack writes the single JSON value in data as msgpack, as
 // notepack.io would encode what JSON.parse returns: integral numbers as the
-// smallest int, others as float64, key order kept. depth counts the
-// enclosing arrays and objects.
-func jsonToMsgpack(enc *msgpack.Encoder, dec *json.Decoder, depth int) error {
-	tok, err := dec.Token()
+// smallest int, others as float64, key order kept. msgpack needs each
+// array's and object's element count before its elements, so a first pass
+// counts them; both passes are iterative and linear.
+func jsonToMsgpack(enc *msgpack.Encoder, data []byte) error {
+	counts, err := jsonCounts(data)
 	if err != nil {
-		return malformed("JSON: %v", err)
+		return err
 	}
-	switch v := tok.(type) {
-	case nil:
-		return enc.EncodeNil()
-	case bool:
-		return enc.EncodeBool(v)
-	case string:
-		return enc.EncodeString(v)
-	case json.Number:
-		if i, err := strconv.ParseInt(v.String(), 10, 64); err == nil {
-			return enc.EncodeInt(i)
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	next := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
 		}
-		if u, err := strconv.ParseUint(v.String(), 10, 64); err == nil {
-			return enc.EncodeUint(u)
-		}
-		f, err := strconv.ParseFloat(v.String(), 64)
-		if err != nil && !errors.Is(err, strconv.ErrRange) {
-			return malformed("JSON number %s: %v", v, err)
-		}
-		if f == math.Trunc(f) && math.Abs(f) < 1<<63 {
-			return enc.EncodeInt(int64(f))
-		}
-		return enc.EncodeFloat64(f)
-	case json.Delim:
-		if depth >= MaxDepth {
-			return malformed("nested deeper than %d", MaxDepth)
-		}
-		// msgpack needs the element count first: encode the elements
-		// into a buffer of their own.
-		var body bytes.Buffer
-		sub := newEncoder(&body)
-		n := 0
-		for dec.More() {
-			if v == '{' {
-				k, err := dec.Token()
-				if err != nil {
-					return malformed("JSON: %v", err)
-				}
-				if err := sub.EncodeString(k.(string)); err != nil {
-					return err
-				}
-			}
-			if err := jsonToMsgpack(sub, dec, depth+1); err != nil {
-				return err
-			}
-			n++
-		}
-		if _, err := dec.Token(); err != nil { // the closing delimiter
+		if err != nil {
 			return malformed("JSON: %v", err)
 		}
-		if v == '{' {
-			err = enc.EncodeMapLen(n)
-		} else {
-			err = enc.EncodeArrayLen(n)
+		switch v := tok.(type) {
+		case nil:
+			err = enc.EncodeNil()
+		case bool:
+			err = enc.EncodeBool(v)
+		case string:
+			err = enc.EncodeString(v)
+		case json.Number:
+			err = encodeJSONNumber(enc, v)
+		case json.Delim:
+			switch v {
+			case '[':
+				err = enc.EncodeArrayLen(counts[next])
+				next++
+			case '{':
+				err = enc.EncodeMapLen(counts[next])
+				next++
+			}
 		}
 		if err != nil {
 			return err
 		}
-		_, err = enc.Writer().Write(body.Bytes())
-		return err
 	}
-	return malformed("JSON: unexpected token %v", tok)
+}
+
+// jsonCounts returns the element count of every array and object in data,
+// in the order they open. It checks that data is one JSON value nested at
+// most MaxDepth deep.
+func jsonCounts(data []byte) ([]int, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var counts []int
+	type level struct {
+		index int  // into counts
+		obj   bool // an object: keys and values alternate
+		key   bool // the next token of the object is a key
+	}
+	var stack []level
+	values := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, malformed("JSON: %v", err)
+		}
+		if d, ok := tok.(json.Delim); ok && (d == ']' || d == '}') {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if len(stack) == 0 {
+			values++
+			if values > 1 {
+				return nil, malformed("JSON: more than one value")
+			}
+		} else {
+			top := &stack[len(stack)-1]
+			if top.obj {
+				if top.key {
+					counts[top.index]++
+					top.key = false
+					continue
+				}
+				top.key = true
+			} else {
+				counts[top.index]++
+			}
+		}
+		if d, ok := tok.(json.Delim); ok {
+			if len(stack) >= MaxDepth {
+				return nil, malformed("nested deeper than %d", MaxDepth)
+			}
+			stack = append(stack, level{index: len(counts), obj: d == '{', key: true})
+			counts = append(counts, 0)
+		}
+	}
+	if values != 1 {
+		return nil, malformed("JSON: no value")
+	}
+	return counts, nil
+}
+
+func encodeJSONNumber(enc *msgpack.Encoder, v json.Number) error {
+	if i, err := strconv.ParseInt(v.String(), 10, 64); err == nil {
+		return enc.EncodeInt(i)
+	}
+	if u, err := strconv.ParseUint(v.String(), 10, 64); err == nil {
+		return enc.EncodeUint(u)
+	}
+	f, err := strconv.ParseFloat(v.String(), 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return malformed("JSON number %s: %v", v, err)
+	}
+	if f == math.Trunc(f) && math.Abs(f) < 1<<63 {
+		return enc.EncodeInt(int64(f))
+	}
+	return enc.EncodeFloat64(f)
 }
 
 // newEncoder returns an encoder that writes what notepack.io writes for the
@@ -452,10 +502,8 @@ func (v Value) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (v *Value) UnmarshalJSON(b []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
 	var buf bytes.Buffer
-	if err := jsonToMsgpack(newEncoder(&buf), dec, 0); err != nil {
+	if err := jsonToMsgpack(newEncoder(&buf), b); err != nil {
 		return err
 	}
 	*v = Value(buf.Bytes())
@@ -490,15 +538,7 @@ func (v JSONValue) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if v == nil {
 		return enc.EncodeNil()
 	}
-	dec := json.NewDecoder(bytes.NewReader(v))
-	dec.UseNumber()
-	if err := jsonToMsgpack(enc, dec, 0); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("redisadapter: JSONValue holds more than one value")
-	}
-	return nil
+	return jsonToMsgpack(enc, v)
 }
 
 // DecodeMsgpack implements msgpack.CustomDecoder.
