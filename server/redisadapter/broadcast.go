@@ -2,7 +2,9 @@ package redisadapter
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"math"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -25,10 +27,50 @@ type Packet struct {
 type Flags struct {
 	Volatile *bool `msgpack:"volatile,omitempty" json:"volatile,omitempty"`
 	Compress *bool `msgpack:"compress,omitempty" json:"compress,omitempty"`
-	// Timeout is the ack timeout in milliseconds.
-	Timeout *int `msgpack:"timeout,omitempty" json:"timeout,omitempty"`
+	// Timeout is the ack timeout.
+	Timeout *Milliseconds `msgpack:"timeout,omitempty" json:"timeout,omitempty"`
 	// ExpectSingleResponse is set by RemoteSocket.emit with an ack.
 	ExpectSingleResponse *bool `msgpack:"expectSingleResponse,omitempty" json:"expectSingleResponse,omitempty"`
+}
+
+// Milliseconds is a duration as JavaScript timers take it. It encodes as
+// an integer; decoding also accepts a JavaScript number with a fraction (a
+// float), truncated as Node's timers truncate it.
+type Milliseconds int64
+
+// DecodeMsgpack implements msgpack.CustomDecoder.
+func (m *Milliseconds) DecodeMsgpack(dec *msgpack.Decoder) error {
+	c, err := dec.PeekCode()
+	if err != nil {
+		return err
+	}
+	if c == 0xca || c == 0xcb {
+		f, err := dec.DecodeFloat64()
+		if err != nil {
+			return err
+		}
+		return m.setFloat(f)
+	}
+	n, err := dec.DecodeInt64()
+	*m = Milliseconds(n)
+	return err
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (m *Milliseconds) UnmarshalJSON(b []byte) error {
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	return m.setFloat(f)
+}
+
+func (m *Milliseconds) setFloat(f float64) error {
+	if math.IsNaN(f) || math.Abs(f) >= 1<<63 {
+		return malformed("timeout %v ms is out of range", f)
+	}
+	*m = Milliseconds(f)
+	return nil
 }
 
 // BroadcastOptions select the sockets of a broadcast or a remote socket

@@ -57,12 +57,13 @@ func (c Channels) BroadcastChannel(rooms []string) string {
 	return c.Broadcast
 }
 
-// RoomOf returns the room that channel, a channel matched by Pattern,
-// names, and whether it names one ("" and true for the Broadcast channel
-// itself is reported as false). Node drops a room-channel message for a
-// room with no local socket before decoding it.
+// RoomOf returns the room named by channel, a channel matched by Pattern,
+// and true when it is a room channel ("{key}#{nsp}#{room}#" with a room that
+// is not empty). Node drops a room-channel message for a room that has no
+// local socket before decoding it, and handles any other channel matched by
+// the pattern as the namespace's broadcast channel.
 func (c Channels) RoomOf(channel string) (string, bool) {
-	if len(channel) <= len(c.Broadcast) || channel[:len(c.Broadcast)] != c.Broadcast || channel[len(channel)-1] != '#' {
+	if len(channel) <= len(c.Broadcast)+1 || channel[:len(c.Broadcast)] != c.Broadcast || channel[len(channel)-1] != '#' {
 		return "", false
 	}
 	return channel[len(c.Broadcast) : len(channel)-1], true

@@ -77,7 +77,7 @@ func TestBroadcastGolden(t *testing.T) {
 func TestBroadcastFlagsTimeout(t *testing.T) {
 	t.Parallel()
 	m := BroadcastMessage{UID: "uUe5W8", Packet: Packet{Data: mustEvent(t, "e")},
-		Opts: BroadcastOptions{Flags: Flags{Timeout: ptr(1000)}}}
+		Opts: BroadcastOptions{Flags: Flags{Timeout: ptr(Milliseconds(1000))}}}
 	b, err := m.Encode()
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func TestRequestGolden(t *testing.T) {
 		{"BROADCAST with ack", mustHex(t, goldenBroadcastAckReq),
 			Request{Type: RequestBroadcast, UID: "uUe5W8", RequestID: "NG0JWd",
 				Packet: Packet{Data: mustEvent(t, "ack", "q"), Nsp: "/"},
-				Opts:   BroadcastOptions{Flags: Flags{Timeout: ptr(1000)}}}},
+				Opts:   BroadcastOptions{Flags: Flags{Timeout: ptr(Milliseconds(1000))}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := tc.req.Encode()

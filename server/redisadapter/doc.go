@@ -21,6 +21,15 @@
 //     bin (a Node Buffer) and relay unchanged; EventData builds it.
 //     Payloads of JSON messages are JSONValue.
 //
+// Where the bytes may differ from Node's while the value is the same: flags
+// are written in a fixed order (volatile, compress, timeout,
+// expectSingleResponse), Node writes them in the order they were set;
+// encoding/json escapes U+2028 and U+2029 in strings, JSON.stringify does
+// not; EncodeValue sorts map keys. A payload converted between JSON and
+// msgpack (a message in the format Node does not use for its type) follows
+// JSON.stringify and JSON.parse: a Buffer becomes {"type":"Buffer","data":
+// [...]}, a Date its toJSON string, NaN and ±Infinity null.
+//
 // The type numbers are those of the classic protocol only. The sharded and
 // streams adapters use socket.io-adapter's ClusterAdapter numbers (7 is
 // BROADCAST here and FETCH_SOCKETS there) and need a codec of their own.

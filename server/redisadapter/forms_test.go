@@ -46,6 +46,7 @@ func TestChannels(t *testing.T) {
 		{"socket.io#/#room1#", "room1", true},
 		{"socket.io#/#a#b#", "a#b", true},
 		{"socket.io#/#", "", false},
+		{"socket.io#/##", "", false},
 		{"socket.io#/admin#x#", "", false},
 		{"socket.io#/#x", "", false},
 	} {
@@ -231,5 +232,29 @@ func TestCrossFormat(t *testing.T) {
 	}
 	if want := `{"type":6,"data":["e",{"b":[1,-1,1e300]}]}`; string(b) != want {
 		t.Errorf("got %s, want %s", b, want)
+	}
+}
+
+// TestTimeoutFraction: timeout(1000.5) reaches the wire as a float64 from
+// Node; it is read, truncated, not refused.
+func TestTimeoutFraction(t *testing.T) {
+	t.Parallel()
+	b := mustHex(t, "93a16183a47479706502a46461746191a165a36e7370a12f81a5666c61677381a774696d656f7574cb408f440000000000")
+	m, err := DecodeBroadcastMessage(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Opts.Flags.Timeout == nil || *m.Opts.Flags.Timeout != 1000 {
+		t.Errorf("timeout: got %v, want 1000", m.Opts.Flags.Timeout)
+	}
+	r, err := DecodeRequest([]byte(`{"requestId":"r","type":7,"packet":{"type":2,"data":["e"],"nsp":"/"},"opts":{"rooms":[],"except":[],"flags":{"timeout":2500.9}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Opts.Flags.Timeout == nil || *r.Opts.Flags.Timeout != 2500 {
+		t.Errorf("JSON timeout: got %v, want 2500", r.Opts.Flags.Timeout)
+	}
+	if _, err := DecodeRequest([]byte(`{"requestId":"r","type":7,"packet":{"type":2,"data":["e"],"nsp":"/"},"opts":{"rooms":[],"except":[],"flags":{"timeout":1e300}}}`)); err == nil {
+		t.Error("timeout 1e300 ms decoded")
 	}
 }
