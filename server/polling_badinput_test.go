@@ -38,7 +38,7 @@ func (e *pollEnv) gone(t *testing.T, sid string) {
 
 func TestPollingBadInput(t *testing.T) {
 	t.Parallel()
-	e := startPolling(t, Options{MaxPayload: 10_000})
+	e := startPolling(t, Options{MaxPayload: 10_000, PostTimeout: 3 * time.Second})
 	good := e.handshake(t)
 	good.join(t)
 	ws := e.joinWebSocket(t)
@@ -195,7 +195,7 @@ func TestPollingBadInput(t *testing.T) {
 	})
 
 	t.Run("slow POST body", func(t *testing.T) {
-		// server.Options has no PostTimeout: engine.io's default, 10 s.
+		// Cut at Options.PostTimeout (3 s here; 10 s by default).
 		p := e.handshake(t)
 		p.join(t)
 		c, br := e.slowPost(t, p.sid)

@@ -296,15 +296,24 @@ func (p *poller) enqueue(ctx context.Context, fs ...frame) error {
 			p.mu.Unlock()
 			return nil
 		}
-		changed := p.changed
-		p.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-p.ctx.Done():
-			return errPollClosed
+		if err := p.waitChangedLocked(ctx); err != nil {
+			return err
 		}
+	}
+}
+
+// waitChangedLocked releases p.mu and waits for the next change of the
+// poller's state, or the end of ctx or of the poller.
+func (p *poller) waitChangedLocked(ctx context.Context) error {
+	changed := p.changed
+	p.mu.Unlock()
+	select {
+	case <-changed:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.ctx.Done():
+		return errPollClosed
 	}
 }
 
@@ -316,14 +325,8 @@ func (p *poller) flush(ctx context.Context) error {
 			p.mu.Unlock()
 			return nil
 		}
-		changed := p.changed
-		p.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-p.ctx.Done():
-			return errPollClosed
+		if err := p.waitChangedLocked(ctx); err != nil {
+			return err
 		}
 	}
 }
