@@ -146,37 +146,8 @@ func TestLiveNodeRedisAdapter(t *testing.T) {
 	}
 }
 
-// startRedis starts a redis-server from PATH on a free port of 127.0.0.1,
-// with no persistence, killed when the test ends, and returns its port. The
-// port is found by listening on 127.0.0.1:0 and closing; another process
-// may take it in between, so a failed bind is retried a few times.
-func startRedis(t *testing.T) int {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatalf("redis-server not found on PATH: run scripts/test, which installs it")
-	}
-	for attempt := 1; ; attempt++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-			"--save", "", "--appendonly", "no", "--dir", t.TempDir())
-		p := testenv.Start(t, cmd)
-		m := p.WaitOutput(t, wait.Deadline(), `Ready to accept connections|(?i:address already in use)`)
-		if !strings.HasPrefix(m[0], "Ready") {
-			p.WaitExit(t, "a failed bind")
-			if attempt == 5 {
-				t.Fatalf("redis-server could not bind a free port in %d attempts:\n%s", attempt, p.Output())
-			}
-			continue
-		}
-		return port
-	}
-}
+// startRedis starts a redis-server for the test and returns its port.
+func startRedis(t *testing.T) int { return testenv.StartRedis(t).Port }
 
 // respConn is a minimal RESP2 client: enough for PUBLISH, PUBSUB and
 // PSUBSCRIBE.
