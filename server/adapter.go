@@ -86,6 +86,20 @@ type Adapter interface {
 	// DisconnectSockets disconnects the sockets that opts select from the
 	// namespace; with closeConn, their connections are closed too.
 	DisconnectSockets(opts BroadcastOptions, closeConn bool)
+	// AllRooms lists the rooms of the namespace on every server, socket ids
+	// included, each once (Node's adapter.allRooms()).
+	AllRooms(ctx context.Context) ([]string, error)
+
+	// ServerSideEmit sends p, an EVENT of this namespace with no ack id, to
+	// the namespace on every other server, which runs its ServerSide
+	// handlers (Namespace.ReceiveServerSide). Not to this server.
+	ServerSideEmit(p *wire.Packet) error
+	// ServerSideEmitWithAck sends p as ServerSideEmit does and waits for
+	// one reply per other server until ctx is done. It returns the replies
+	// that arrived (each the first argument the handler acknowledged with)
+	// and, when some are missing at the deadline, an error wrapping
+	// shared.ErrAckTimeout that gives their number.
+	ServerSideEmitWithAck(ctx context.Context, p *wire.Packet) ([]shared.Args, error)
 
 	// Close releases the adapter when the server shuts down or the
 	// namespace is removed.
@@ -371,6 +385,18 @@ func (a *MemoryAdapter) DisconnectSockets(opts BroadcastOptions, closeConn bool)
 	for _, s := range a.selectSockets(opts) {
 		s.Disconnect(closeConn)
 	}
+}
+
+// AllRooms implements Adapter: Rooms.
+func (a *MemoryAdapter) AllRooms(context.Context) ([]string, error) { return a.Rooms(), nil }
+
+// ServerSideEmit implements Adapter: there is no other server.
+func (a *MemoryAdapter) ServerSideEmit(*wire.Packet) error { return nil }
+
+// ServerSideEmitWithAck implements Adapter: there is no other server, so
+// no reply to wait for.
+func (a *MemoryAdapter) ServerSideEmitWithAck(context.Context, *wire.Packet) ([]shared.Args, error) {
+	return nil, nil
 }
 
 // Close implements Adapter.

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"sync"
 	"sync/atomic"
+
+	"github.com/tsunagi/tsunagi/shared"
 )
 
 // Middleware runs when a client connects to a namespace, before the
@@ -48,6 +50,8 @@ type Namespace struct {
 	adapter Adapter
 	ackIDs  atomic.Int64
 	rec     *recovery // nil unless Options.Recovery is on
+
+	serverSide shared.Registry // ServerSide handlers
 
 	mu      sync.Mutex
 	sockets map[string]*Socket

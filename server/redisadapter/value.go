@@ -196,7 +196,12 @@ func checkMsgpack(b []byte) error {
 // the Date.toJSON string, NaN and ±Infinity as null. Map keys that are not
 // strings are written as their JSON text, as JavaScript turns them into
 // property names. It returns the bytes consumed.
-func msgpackToJSON(buf *bytes.Buffer, b []byte) (int, error) {
+func msgpackToJSON(buf *bytes.Buffer, b []byte) (int, error) { return mpToJSON(buf, b, nil) }
+
+// mpToJSON is msgpackToJSON for a Socket.IO payload: with bufs not nil, each
+// bin becomes a placeholder {"_placeholder":true,"num":n} and its bytes are
+// appended to *bufs, as socket.io-parser deconstructs a packet.
+func mpToJSON(buf *bytes.Buffer, b []byte, bufs *[][]byte) (int, error) {
 	it, err := mpHeader(b)
 	if err != nil {
 		return 0, err
@@ -239,6 +244,13 @@ func msgpackToJSON(buf *bytes.Buffer, b []byte) (int, error) {
 	case 's':
 		writeJSONString(buf, string(p[:it.n]))
 	case 'B':
+		if bufs != nil {
+			buf.WriteString(`{"_placeholder":true,"num":`)
+			buf.WriteString(strconv.Itoa(len(*bufs)))
+			buf.WriteByte('}')
+			*bufs = append(*bufs, bytes.Clone(p[:it.n]))
+			break
+		}
 		buf.WriteString(`{"type":"Buffer","data":[`)
 		for i, x := range p[:it.n] {
 			if i > 0 {
@@ -270,14 +282,14 @@ func msgpackToJSON(buf *bytes.Buffer, b []byte) (int, error) {
 					return 0, err
 				}
 				if k.kind == 's' {
-					n, err := msgpackToJSON(buf, b[off:])
+					n, err := mpToJSON(buf, b[off:], bufs)
 					if err != nil {
 						return 0, err
 					}
 					off += n
 				} else {
 					var kb bytes.Buffer
-					n, err := msgpackToJSON(&kb, b[off:])
+					n, err := mpToJSON(&kb, b[off:], nil)
 					if err != nil {
 						return 0, err
 					}
@@ -286,7 +298,7 @@ func msgpackToJSON(buf *bytes.Buffer, b []byte) (int, error) {
 				}
 				buf.WriteByte(':')
 			}
-			n, err := msgpackToJSON(buf, b[off:])
+			n, err := mpToJSON(buf, b[off:], bufs)
 			if err != nil {
 				return 0, err
 			}
@@ -303,21 +315,50 @@ func msgpackToJSON(buf *bytes.Buffer, b []byte) (int, error) {
 // smallest int, others as float64, key order kept. msgpack needs each
 // array's and object's element count before its elements, so a first pass
 // counts them; both passes are iterative and linear.
-func jsonToMsgpack(enc *msgpack.Encoder, data []byte) error {
+func jsonToMsgpack(enc *msgpack.Encoder, data []byte) error { return jsonToMsgpackBin(enc, data, nil) }
+
+// jsonToMsgpackBin is jsonToMsgpack for a Socket.IO payload whose binary
+// attachments are bufs: an object {"_placeholder":true,"num":n} (those two
+// keys, in either order) becomes bufs[n] as msgpack bin. With bufs nil
+// there are no placeholders.
+func jsonToMsgpackBin(enc *msgpack.Encoder, data []byte, bufs [][]byte) error {
 	counts, err := jsonCounts(data)
 	if err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
+	var queue []json.Token // tokens read ahead, to be handled first
+	token := func() (json.Token, error) {
+		if len(queue) > 0 {
+			t := queue[0]
+			queue = queue[1:]
+			return t, nil
+		}
+		return dec.Token()
+	}
 	next := 0
 	for {
-		tok, err := dec.Token()
+		tok, err := token()
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
 			return malformed("JSON: %v", err)
+		}
+		if tok == json.Delim('{') && bufs != nil && counts[next] == 2 {
+			ahead, n, err := readPlaceholder(token, len(bufs))
+			if err != nil {
+				return err
+			}
+			if n >= 0 {
+				next++ // the placeholder's count
+				if err := enc.EncodeBytes(bufs[n]); err != nil {
+					return err
+				}
+				continue
+			}
+			queue = append(ahead, queue...)
 		}
 		switch v := tok.(type) {
 		case nil:
@@ -342,6 +383,45 @@ func jsonToMsgpack(enc *msgpack.Encoder, data []byte) error {
 			return err
 		}
 	}
+}
+
+// readPlaceholder reads the four tokens of a two-key object that was just
+// opened, stopping early at a nested array or object. When they are
+// "_placeholder": true and "num": n with 0 ≤ n < nbufs (in either order), it
+// also reads the closing brace and returns n; otherwise it returns the
+// tokens read, to be handled as usual, and -1.
+func readPlaceholder(token func() (json.Token, error), nbufs int) ([]json.Token, int, error) {
+	var ahead []json.Token
+	for len(ahead) < 4 {
+		t, err := token()
+		if err != nil {
+			return nil, -1, malformed("JSON: %v", err)
+		}
+		ahead = append(ahead, t)
+		if _, delim := t.(json.Delim); delim {
+			return ahead, -1, nil
+		}
+	}
+	flag, num := false, -1
+	for i := 0; i < 4; i += 2 {
+		switch ahead[i] {
+		case "_placeholder":
+			flag = ahead[i+1] == true
+		case "num":
+			if v, ok := ahead[i+1].(json.Number); ok {
+				if n, err := strconv.Atoi(v.String()); err == nil && n >= 0 && n < nbufs {
+					num = n
+				}
+			}
+		}
+	}
+	if !flag || num < 0 {
+		return ahead, -1, nil
+	}
+	if t, err := token(); err != nil || t != json.Delim('}') {
+		return nil, -1, malformed("JSON: placeholder not closed")
+	}
+	return nil, num, nil
 }
 
 // jsonCounts returns the element count of every array and object in data,
@@ -398,6 +478,9 @@ func jsonCounts(data []byte) ([]int, error) {
 	}
 	if values != 1 {
 		return nil, malformed("JSON: no value")
+	}
+	if len(stack) > 0 {
+		return nil, malformed("JSON: unexpected end")
 	}
 	return counts, nil
 }
