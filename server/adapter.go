@@ -106,6 +106,30 @@ type Adapter interface {
 	Close() error
 }
 
+// AdapterStats are the counters of an adapter that spans several servers,
+// for metrics and logs. All count since the adapter's start.
+type AdapterStats struct {
+	// Published is the number of messages sent to the other servers, and
+	// PublishErrors those that could not be sent (Redis unreachable, a full
+	// publish queue): they are lost.
+	Published, PublishErrors uint64
+	// Received is the number of messages read from the other servers;
+	// Malformed of them were dropped as unreadable, and Dropped because the
+	// queue of messages not yet handled was full.
+	Received, Malformed, Dropped uint64
+	// Gaps is the number of times the subscription was lost (Redis
+	// restarted, the connection broke, or a probe found it silently
+	// lapsed): what the other servers published until it was back is lost.
+	Gaps uint64
+}
+
+// StatsAdapter is an Adapter that reports AdapterStats. The Redis adapters
+// of server/redisadapter implement it.
+type StatsAdapter interface {
+	Adapter
+	AdapterStats() AdapterStats
+}
+
 // MemoryAdapter is the default Adapter: the rooms of one namespace, on this
 // server only. Multi-server adapters embed it for their local part.
 type MemoryAdapter struct {
@@ -253,6 +277,13 @@ func (a *MemoryAdapter) SocketRooms(id string) []string {
 
 // Sockets implements Adapter.
 func (a *MemoryAdapter) Sockets(opts BroadcastOptions) []string { return a.selectIDs(opts) }
+
+// HasRoom reports whether a local socket is in room.
+func (a *MemoryAdapter) HasRoom(room string) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.rooms[room].len() > 0
+}
 
 // Rooms lists the rooms that have local sockets, socket ids included.
 func (a *MemoryAdapter) Rooms() []string {

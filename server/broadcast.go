@@ -234,16 +234,19 @@ func (r *RemoteSocket) Leave(rooms ...string) { r.ns.To(r.ID).Leave(rooms...) }
 func (r *RemoteSocket) Disconnect(closeConn bool) { r.ns.To(r.ID).Disconnect(closeConn) }
 
 // FetchSockets describes the targeted sockets, on every server the adapter
-// spans unless the target is Local.
+// spans unless the target is Local. When some servers did not answer in
+// time, it returns the sockets of those that did, with an error (wrapping
+// shared.ErrAckTimeout for a cluster adapter) that says how many are
+// missing.
 func (b *Broadcast) FetchSockets(ctx context.Context) ([]*RemoteSocket, error) {
 	var out []*RemoteSocket
 	for _, ns := range b.namespaces() {
 		infos, err := ns.adapter.FetchSockets(ctx, b.opts)
-		if err != nil {
-			return out, err
-		}
 		for _, in := range infos {
 			out = append(out, &RemoteSocket{SocketInfo: in, ns: ns})
+		}
+		if err != nil {
+			return out, err
 		}
 	}
 	return out, nil
