@@ -55,8 +55,8 @@ type Options struct {
 	WaitForRedis bool
 	// ProbeInterval is how often the subscriber checks that its
 	// subscription still delivers, by publishing a probe to itself
-	// (default 2 s). A probe that does not come back within the next
-	// interval makes it subscribe again on a new connection.
+	// (default 2 s). When nothing, the probe included, arrives for two
+	// intervals, it subscribes again on a new connection.
 	ProbeInterval time.Duration
 	// Logger receives the adapter's diagnostics; defaults to the logger
 	// of the server of the first namespace, else slog.Default().

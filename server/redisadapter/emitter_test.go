@@ -37,6 +37,7 @@ func TestEmitter(t *testing.T) {
 		})
 	})
 	gc := dialClient(t, g.url, "room=r")
+	waitSubscribed(t, r, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
 	defer cancel()
 	e, err := emitter.New(ctx, emitter.Options{URL: r.URL()})

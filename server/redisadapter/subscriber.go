@@ -18,9 +18,9 @@ import (
 // A connection can also lapse without an error (a half-open TCP
 // connection, a failover that left it on a node that no longer gets the
 // traffic), so every ProbeInterval the subscriber publishes a probe to a
-// channel of its own; when a probe has not come back by the next one
-// while Redis answers, it closes the connection and subscribes again on a
-// new one.
+// channel of its own; when a probe has not come back for two intervals,
+// and nothing else arrived meanwhile, while Redis answers, it closes the
+// connection and subscribes again on a new one.
 type subscriber struct {
 	c     *Cluster
 	probe string // the probe channel: {key}-probe#{uid}#
@@ -32,6 +32,7 @@ type subscriber struct {
 	waiters  map[string][]chan struct{} // channel → closed once subscribed
 	lost     bool                       // since the last error, not yet subscribed again
 	sent     time.Time                  // the probe in flight, zero when none
+	heard    bool                       // a message arrived since the probe was sent
 	closed   bool
 }
 
@@ -127,6 +128,9 @@ func (s *subscriber) run() {
 			continue
 		}
 		failures = 0
+		s.mu.Lock()
+		heard := s.heard
+		s.mu.Unlock()
 		switch m := msg.(type) {
 		case *redis.Message:
 			if m.Channel == s.probe {
@@ -134,6 +138,11 @@ func (s *subscriber) run() {
 				s.sent = time.Time{}
 				s.mu.Unlock()
 				continue
+			}
+			if !heard {
+				s.mu.Lock()
+				s.heard = true
+				s.mu.Unlock()
 			}
 			s.c.received(inMsg{channel: m.Channel, pattern: m.Pattern, payload: m.Payload})
 		case *redis.Subscription:
@@ -172,33 +181,45 @@ func (s *subscriber) subscribed(m *redis.Subscription) {
 	}
 }
 
-// probeLoop publishes a probe every ProbeInterval and, when the previous
-// one has not come back although Redis answered, replaces the connection.
+// probeLoop publishes a probe every ProbeInterval and replaces the
+// connection when it lapsed.
 func (s *subscriber) probeLoop() {
 	t := time.NewTicker(s.c.opts.ProbeInterval)
 	defer t.Stop()
+	missed := 0
 	for {
 		select {
 		case <-t.C:
 		case <-s.c.ctx.Done():
 			return
 		}
+		// A busy connection may read the probe late, behind a backlog:
+		// only one that heard nothing at all for two intervals, the probe
+		// outstanding, has lapsed.
 		s.mu.Lock()
-		lapsed := !s.sent.IsZero() && !s.lost
+		if !s.sent.IsZero() && !s.lost && !s.heard {
+			missed++
+		} else {
+			missed = 0
+		}
 		s.mu.Unlock()
-		if lapsed {
+		if missed >= 2 {
+			missed = 0
 			s.replace()
 		}
+		// Marked before it is sent: the probe may come back before
+		// PUBLISH returns.
+		s.mu.Lock()
+		s.sent, s.heard = time.Now(), false
+		s.mu.Unlock()
 		ctx, cancel := context.WithTimeout(s.c.ctx, s.c.opts.ProbeInterval)
 		err := s.c.rdb.Publish(ctx, s.probe, "probe").Err()
 		cancel()
-		s.mu.Lock()
-		if err == nil {
-			s.sent = time.Now()
-		} else {
+		if err != nil {
+			s.mu.Lock()
 			s.sent = time.Time{} // Redis is down: the read loop sees that
+			s.mu.Unlock()
 		}
-		s.mu.Unlock()
 	}
 }
 
