@@ -49,10 +49,10 @@ type Options struct {
 // An Emitter is safe for concurrent use, and is a shared.Emitter, so
 // typed events (shared.Event) can be emitted with it.
 type Emitter struct {
-	rdb   *redis.Client
-	key   string
-	nsp   string
-	opts  redisadapter.BroadcastOptions
+	rdb  *redis.Client
+	key  string
+	nsp  string
+	opts redisadapter.BroadcastOptions
 }
 
 var _ shared.Emitter = (*Emitter)(nil)
