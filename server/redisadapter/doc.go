@@ -1,9 +1,48 @@
-// Package redisadapter is the wire codec of the classic Redis adapter of
+// Package redisadapter joins tsunagi servers, and Node socket.io servers,
+// into one cluster over Redis, with the protocol of the classic adapter of
 // Node socket.io, @socket.io/redis-adapter 8.3 createAdapter (Redis
-// PUBLISH/PSUBSCRIBE), for tsunagi servers that join a cluster of Node and
-// tsunagi servers. The core package server does not import it.
+// PUBLISH/PSUBSCRIBE). The core package server does not import it.
 //
-// # What is here
+// # The adapter
+//
+// A Cluster (New) holds the Redis connections of one server, and its
+// Adapter method is the server.Options.Adapter that gives each namespace
+// its adapter:
+//
+//	cluster, err := redisadapter.New(ctx, redisadapter.Options{URL: "redis://127.0.0.1:6379"})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	defer cluster.Close()
+//	io := server.New(&server.Options{Adapter: cluster.Adapter})
+//
+// Every request type of the protocol works both ways with Node servers:
+// broadcasts (rooms, except, volatile, compress, binary), broadcasts with
+// acks and per-server client counts, fetchSockets, socketsJoin,
+// socketsLeave, disconnectSockets, serverSideEmit with and without ack,
+// allRooms and serverCount (PUBSUB NUMSUB). Each request is answered
+// exactly once, on the requester's specific response channel unless
+// Options.SharedResponseChannel. Requests to silent servers end at their
+// deadline with what arrived and an error that gives the number missing.
+//
+// The client is github.com/redis/go-redis/v9. The Cluster keeps a pool for
+// PUBLISH and PUBSUB (fed by one goroutine that pipelines whatever queued
+// up, at most once: no retries) and one subscriber connection, read by one
+// goroutine into a bounded queue, so Redis never cuts it off for a full
+// output buffer; what the queue cannot hold is dropped and counted. A lost
+// subscription (Redis restarted) is a gap: go-redis subscribes again when
+// it connects, and the gap is counted and logged; a probe published to the
+// subscriber itself finds a subscription that lapsed without an error.
+// Cluster.Stats (server.AdapterStats) has the counters.
+//
+// Connection state recovery stays per server, as with Node's classic
+// adapter: a client that comes back to another server starts anew.
+//
+// Package emitter, below this one, is the emitter of
+// @socket.io/redis-emitter 5: it emits to the cluster from a process that
+// is not a server.
+//
+// # The wire codec
 //
 //   - Channel names (NewChannels): broadcast "{key}#{nsp}#", room broadcast
 //     "{key}#{nsp}#{room}#", the pattern "{key}#{nsp}#*", request
@@ -52,22 +91,11 @@
 //	b, _ := msg.Encode()
 //	// PUBLISH redisadapter.NewChannels("", "/", uid).BroadcastChannel(msg.Opts.Rooms) b
 //
-// # Still to build for issue 14
+// # Still to build
 //
-//   - The adapter itself, on go-redis v9 or rueidis (chosen by measurement
-//     and by how each survives reconnects and slot moves): one adapter per
-//     namespace, PSUBSCRIBE and SUBSCRIBE, PUBSUB NUMSUB as the server
-//     count, every request type answered exactly once, the specific
-//     response channel, request timeouts with partial results, and the
-//     faults of the issue (Redis down, unreachable, silent peers, subscriber
-//     overload, malformed messages dropped and counted).
-//   - The conversion between Value and tsunagi's placeholder JSON packets
-//     (shared.Packet), and the handshake mapping of fetchSockets.
-//   - The Adapter interface additions in package server (serverSideEmit,
-//     allRooms, session persist/restore).
 //   - The sharded adapter (createShardedAdapter, SPUBLISH, Redis Cluster)
 //     and the streams adapter (@socket.io/redis-streams-adapter 0.3, with
 //     connection state recovery across servers), both on the ClusterAdapter
-//     codec; an emitter compatible with @socket.io/redis-emitter 5; the
-//     benchserver flags, the Node/Go test matrix and the benchmarks.
+//     codec, with session persist/restore in the server.Adapter interface.
+//   - Classic mode on a Redis Cluster (NUMSUB summed over the nodes).
 package redisadapter
