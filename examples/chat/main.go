@@ -14,6 +14,16 @@
 //
 // It listens on -addr, by default $TSUNAGI_ADDR (which the devserver sets
 // for -run) or 127.0.0.1:8125.
+//
+// With -redis, it joins a cluster of chat servers over that Redis
+// (server/redisadapter): a line said on one server reaches the room's
+// users on every server. Two nodes, and one page that shows a tab of
+// each:
+//
+//	redis-server --port 6379 --save '' &
+//	go run ./examples/chat -assets /tmp/chat-assets -redis redis://127.0.0.1:6379 -addr 127.0.0.1:8125 &
+//	go run ./examples/chat -assets /tmp/chat-assets -redis redis://127.0.0.1:6379 -addr 127.0.0.1:8126 &
+//	# open http://127.0.0.1:8125/cluster.html
 package main
 
 import (
@@ -33,6 +43,7 @@ import (
 
 	"github.com/tsunagi/tsunagi/examples/chat/events"
 	"github.com/tsunagi/tsunagi/server"
+	"github.com/tsunagi/tsunagi/server/redisadapter"
 	"github.com/tsunagi/tsunagi/web"
 )
 
@@ -48,15 +59,28 @@ func main() {
 	}
 	flag.StringVar(&addr, "addr", addr, "address to listen on")
 	assets := flag.String("assets", "", "folder of the client assets written by `devserver -wasm ./examples/chat/client -build DIR`")
+	redisURL := flag.String("redis", "", "join the chat servers of this Redis, as redis://HOST:PORT")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
-	if err := run(addr, *assets); err != nil {
+	if err := run(addr, *assets, *redisURL); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(addr, assets string) error {
-	io := server.New(nil)
+func run(addr, assets, redisURL string) error {
+	opts := &server.Options{}
+	if redisURL != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cluster, err := redisadapter.New(ctx, redisadapter.Options{URL: redisURL})
+		cancel()
+		if err != nil {
+			return err
+		}
+		defer cluster.Close()
+		opts.Adapter = cluster.Adapter
+		log.Printf("in the cluster of %s", redisURL)
+	}
+	io := server.New(opts)
 	Setup(io)
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", io)
@@ -107,7 +131,11 @@ func Setup(io *server.Server) {
 			}
 			s.Join(room)
 			s.SetData(room)
-			n := len(io.To(room).Sockets())
+			// Every server's sockets in the room, with a cluster adapter.
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			socks, _ := io.Of("/").To(room).FetchSockets(ctx)
+			cancel()
+			n := len(socks)
 			events.Joined.Emit(io.To(room), events.Presence{Room: room, User: req.User, Count: n})
 			return n, nil
 		})
