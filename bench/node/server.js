@@ -6,9 +6,15 @@
 //
 //   echo        acks its arguments back
 //   broadcast   emits bcast with its arguments to every socket, then acks
+//   fetch       fetchSockets over the whole cluster; acks with the count
+//
+// With REDIS_URL set (redis://HOST:PORT) it joins a cluster with
+// @socket.io/redis-adapter's createAdapter over two ioredis connections
+// (publisher and subscriber), as the adapter's README shows.
 //
 //   NODE_PATH=~/.cache/tsunagi/node/node_modules node bench/node/server.js -addr 127.0.0.1:8126
 //   NODE_PATH=… node bench/node/server.js -addr 127.0.0.1:8126 -transports polling,websocket
+//   REDIS_URL=redis://127.0.0.1:6379 NODE_PATH=… node bench/node/server.js -addr 127.0.0.1:8126
 "use strict";
 
 const http = require("http");
@@ -25,7 +31,18 @@ const host = addr.slice(0, colon);
 const port = Number(addr.slice(colon + 1));
 
 const httpServer = http.createServer();
-const io = new Server(httpServer, { transports, serveClient: false });
+const opts = { transports, serveClient: false };
+let redisClients = [];
+if (process.env.REDIS_URL) {
+  const { createAdapter } = require("@socket.io/redis-adapter");
+  const { Redis } = require("ioredis");
+  const pub = new Redis(process.env.REDIS_URL);
+  const sub = pub.duplicate();
+  for (const c of [pub, sub]) c.on("error", (e) => console.error("redis error:", e.message));
+  redisClients = [pub, sub];
+  opts.adapter = createAdapter(pub, sub);
+}
+const io = new Server(httpServer, opts);
 
 io.on("connection", (socket) => {
   socket.on("echo", (...args) => {
@@ -37,15 +54,28 @@ io.on("connection", (socket) => {
     io.emit("bcast", ...args);
     if (ack) ack();
   });
+  socket.on("fetch", async (...args) => {
+    const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
+    try {
+      const sockets = await io.fetchSockets();
+      if (ack) ack(sockets.length);
+    } catch (e) {
+      console.error("fetchSockets:", e.message);
+    }
+  });
 });
 
 httpServer.listen(port, host, () => {
-  console.error(`node socket.io ${require("socket.io/package.json").version}: listening on ${addr}, transports ${transports.join(",")}`);
+  const cluster = process.env.REDIS_URL
+    ? `, @socket.io/redis-adapter ${require("@socket.io/redis-adapter/package.json").version} over ${process.env.REDIS_URL}`
+    : "";
+  console.error(`node socket.io ${require("socket.io/package.json").version}: listening on ${addr}, transports ${transports.join(",")}${cluster}`);
 });
 
 for (const sig of ["SIGINT", "SIGTERM"]) {
   process.on(sig, () => {
     io.close();
+    for (const c of redisClients) c.disconnect();
     process.exit(0);
   });
 }

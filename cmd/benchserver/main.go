@@ -4,10 +4,15 @@
 //
 //	echo        acks its arguments back
 //	broadcast   emits bcast with its arguments to every socket, then acks
+//	fetch       fetchSockets over the whole cluster; acks with the count
 //
 //	go run ./cmd/benchserver -addr 127.0.0.1:8125
 //	go run ./cmd/benchserver -addr 127.0.0.1:8125 -cpuprofile cpu.pprof   # written on SIGINT/SIGTERM
 //	go run ./cmd/benchserver -addr 127.0.0.1:8125 -pprof 127.0.0.1:6060   # net/http/pprof there (heap, goroutines, …)
+//	go run ./cmd/benchserver -addr 127.0.0.1:8125 -redis redis://127.0.0.1:6379   # joins a cluster (classic adapter)
+//
+// With -redis, the adapter's counters (AdapterStats) are logged to stderr
+// as one "benchserver: adapter stats" line at exit.
 package main
 
 import (
@@ -27,6 +32,7 @@ import (
 	"time"
 
 	"github.com/tsunagi/tsunagi/server"
+	"github.com/tsunagi/tsunagi/server/redisadapter"
 	"github.com/tsunagi/tsunagi/shared"
 )
 
@@ -34,6 +40,8 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8125", "listen address")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file, from start until SIGINT or SIGTERM")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof's /debug/pprof/ on this address (a listener of its own, loopback only)")
+	redisURL := flag.String("redis", "", "join a cluster over this Redis (redis://HOST:PORT) with the Redis adapter")
+	redisMode := flag.String("redis-mode", "classic", "the Redis adapter's mode; only classic (@socket.io/redis-adapter createAdapter) exists")
 	flag.Parse()
 
 	if *pprofAddr != "" {
@@ -66,9 +74,23 @@ func main() {
 	}
 
 	// Warnings only: Node's server logs nothing per connection either.
-	srv := server.New(&server.Options{
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	opts := &server.Options{Logger: logger}
+	var cluster *redisadapter.Cluster
+	if *redisURL != "" {
+		if *redisMode != "classic" {
+			log.Fatalf("-redis-mode %q: only classic exists (sharded and streams are not built yet)", *redisMode)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		var err error
+		cluster, err = redisadapter.New(ctx, redisadapter.Options{URL: *redisURL, Logger: logger})
+		cancel()
+		if err != nil {
+			log.Fatalf("-redis %s: %v", *redisURL, err)
+		}
+		opts.Adapter = cluster.Adapter
+	}
+	srv := server.New(opts)
 	srv.OnConnection(func(s *server.Socket) {
 		s.On("echo", func(args shared.Args, ack shared.AckFunc) error {
 			if ack == nil {
@@ -84,6 +106,18 @@ func main() {
 				return nil
 			}
 			return ack()
+		})
+		s.On("fetch", func(args shared.Args, ack shared.AckFunc) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			sockets, err := srv.Except().FetchSockets(ctx)
+			if err != nil {
+				return err
+			}
+			if ack == nil {
+				return nil
+			}
+			return ack(len(sockets))
 		})
 	})
 
@@ -113,6 +147,12 @@ func main() {
 	defer cancel()
 	hs.Close() // hijacked WebSockets are the Socket.IO server's to close
 	_ = srv.Shutdown(ctx)
+	if cluster != nil {
+		st := cluster.Stats()
+		_ = cluster.Close()
+		log.Printf("benchserver: adapter stats published=%d publish_errors=%d received=%d malformed=%d dropped=%d gaps=%d",
+			st.Published, st.PublishErrors, st.Received, st.Malformed, st.Dropped, st.Gaps)
+	}
 }
 
 // passThrough returns the arguments as they came, without decoding them:

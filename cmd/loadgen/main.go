@@ -18,6 +18,14 @@
 //	           upgraded to WebSocket as socket.io-client does it (2probe,
 //	           3probe, the held GET returns, 5), then one echo call over it;
 //	           handshake-to-upgraded p50/p99
+//	fetch      -addr2 only: each client of the first server keeps at most
+//	           -inflight fetch calls in flight (fetchSockets over the cluster);
+//	           fetch round trip p50/p99, and how many answers missed a socket
+//
+// -addr2 makes a cluster of two servers (cluster.go): half the -clients
+// connect to -addr, half to -addr2; broadcast sends from a client of -addr
+// and counts deliveries on both, those on -addr2 (through the cluster's
+// Redis) apart; -pid2 and -redis-pid add their CPU to the RESULT line.
 //
 // -transport polling runs ack and idle over Engine.IO long-polling instead
 // of WebSocket (polling.go): a held GET, at most one POST in flight, and
@@ -63,6 +71,9 @@ type config struct {
 	pid         int
 	sources     []net.IP
 	transport   string
+	addr2       string // second server of a cluster (cluster.go)
+	pid2        int
+	redisPid    int
 }
 
 func main() {
@@ -83,6 +94,9 @@ func main() {
 	flag.DurationVar(&cfg.settle, "settle", 3*time.Second, "idle: wait after connecting before reading the server's RSS")
 	flag.DurationVar(&cfg.dialTimeout, "dial-timeout", 10*time.Second, "bound on one connect (TCP, WebSocket and Socket.IO handshakes)")
 	flag.IntVar(&cfg.pid, "pid", 0, "server process id, for its CPU time and RSS (from /proc)")
+	flag.StringVar(&cfg.addr2, "addr2", "", "broadcast, fetch: a second server of the same cluster; half the clients connect to it")
+	flag.IntVar(&cfg.pid2, "pid2", 0, "the second server's process id, for its CPU time")
+	flag.IntVar(&cfg.redisPid, "redis-pid", 0, "the cluster's redis-server process id, for its CPU time")
 	flag.StringVar(&src, "src", "", "source addresses, comma separated, ranges allowed: 127.0.0.2-127.0.0.5")
 	flag.DurationVar(&timeout, "timeout", 3*time.Minute, "end the process after this long, whatever happens")
 	flag.StringVar(&cpuprofile, "cpuprofile", "", "write this generator's CPU profile to a file")
@@ -120,6 +134,18 @@ func main() {
 	}
 	r.pd = &pollDialer{d: r.d, addr: cfg.addr, once: cfg.mode == "idle"}
 	r.dial = r.d.dial
+	if cfg.addr2 != "" {
+		if cfg.transport != "websocket" || (cfg.mode != "broadcast" && cfg.mode != "fetch") {
+			fatal(errors.New("-addr2 runs -mode broadcast or fetch over websocket"))
+		}
+		if cfg.clients < 2 {
+			fatal(errors.New("-addr2 needs -clients 2 or more (half on each server)"))
+		}
+		r.d2 = newDialer("ws://"+cfg.addr2+"/socket.io/?EIO=4&transport=websocket", cfg.sources, cfg.dialTimeout)
+		r.res.add("addr2", cfg.addr2)
+	} else if cfg.mode == "fetch" {
+		fatal(errors.New("-mode fetch needs -addr2 (a cluster of two servers)"))
+	}
 	r.res.add("label", cfg.label)
 	r.res.add("mode", cfg.mode)
 	if cfg.mode == "upgrade" {
@@ -142,7 +168,13 @@ func main() {
 	case "ack":
 		err = r.ack()
 	case "broadcast":
-		err = r.broadcast()
+		if r.d2 != nil {
+			err = r.clusterBroadcast()
+		} else {
+			err = r.broadcast()
+		}
+	case "fetch":
+		err = r.fetch()
 	case "idle":
 		err = r.idle()
 	case "max":
@@ -233,6 +265,7 @@ func (r *result) String() string {
 type run struct {
 	cfg   config
 	d     *dialer
+	d2    *dialer // -addr2's, or nil
 	pd    *pollDialer
 	dial  func(context.Context) (sioConn, error) // -transport's
 	start time.Time                              // origin of the timestamps carried in broadcasts
@@ -254,6 +287,12 @@ type run struct {
 // runs loop on each once it is connected. It stops dialing at the first
 // failure and returns it with the number of connections made.
 func (r *run) connect(n int, loop func(sioConn)) (ok int, elapsed time.Duration, firstErr error) {
+	return r.connectVia(r.dial, n, loop)
+}
+
+// connectVia is connect with the given dial; ok counts every connection
+// made so far, by earlier calls too.
+func (r *run) connectVia(dial func(context.Context) (sioConn, error), n int, loop func(sioConn)) (ok int, elapsed time.Duration, firstErr error) {
 	t0 := time.Now()
 	sem := make(chan struct{}, r.cfg.concurrency)
 	var dials sync.WaitGroup
@@ -266,7 +305,7 @@ func (r *run) connect(n int, loop func(sioConn)) (ok int, elapsed time.Duration,
 		}
 		dials.Add(1)
 		go func() {
-			c, err := r.dial(context.Background())
+			c, err := dial(context.Background())
 			<-sem
 			if err != nil {
 				errOnce.Do(func() { firstErr = fmt.Errorf("connection %d: %w", i+1, err) })

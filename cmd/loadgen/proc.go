@@ -120,13 +120,21 @@ func syscalls(pid int) (reads, writes int64, err error) {
 // system calls.
 type cpuMeter struct {
 	pid              int
+	extra            []int // more processes (a cluster's second server, Redis), 0 for none
+	extra0           []time.Duration
 	start            time.Time
 	srv0, gen0, all0 time.Duration
 	r0, w0           int64
 }
 
-func startCPU(pid int) *cpuMeter {
-	m := &cpuMeter{pid: pid, start: time.Now()}
+func startCPU(pid int, extra ...int) *cpuMeter {
+	m := &cpuMeter{pid: pid, extra: extra, start: time.Now()}
+	m.extra0 = make([]time.Duration, len(extra))
+	for i, p := range extra {
+		if p > 0 {
+			m.extra0[i], _ = cpuTime(p)
+		}
+	}
 	if pid > 0 {
 		m.srv0, _ = cpuTime(pid)
 		m.r0, m.w0, _ = syscalls(pid)
@@ -139,8 +147,9 @@ func startCPU(pid int) *cpuMeter {
 // usage is what a cpuMeter measured.
 type usage struct {
 	wall, srv, gen time.Duration
-	other          time.Duration // busy time of all CPUs, minus srv and gen
-	reads, writes  int64         // the server's read and write system calls
+	other          time.Duration   // busy time of all CPUs, minus srv and gen
+	reads, writes  int64           // the server's read and write system calls
+	extra          []time.Duration // CPU of startCPU's extra processes, in order
 }
 
 func (m *cpuMeter) stop() usage {
@@ -153,10 +162,20 @@ func (m *cpuMeter) stop() usage {
 			u.reads, u.writes = r-m.r0, w-m.w0
 		}
 	}
+	var extra time.Duration
+	u.extra = make([]time.Duration, len(m.extra))
+	for i, p := range m.extra {
+		if p > 0 {
+			if t, err := cpuTime(p); err == nil {
+				u.extra[i] = t - m.extra0[i]
+				extra += u.extra[i]
+			}
+		}
+	}
 	g, _ := cpuTime(0)
 	u.gen = g - m.gen0
 	if all, err := busyTime(); err == nil && m.all0 > 0 {
-		u.other = max(0, all-m.all0-u.srv-u.gen)
+		u.other = max(0, all-m.all0-u.srv-u.gen-extra)
 	}
 	return u
 }
