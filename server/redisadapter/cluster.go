@@ -61,7 +61,57 @@ type Options struct {
 	// Logger receives the adapter's diagnostics; defaults to the logger
 	// of the server of the first namespace, else slog.Default().
 	Logger *slog.Logger
+
+	// Mode is the protocol of the cluster: ModeClassic (the default) or
+	// ModeSharded. Every server of a cluster, Node or Go, uses the same.
+	Mode Mode
+	// SubscriptionMode is the sharded adapter's subscriptionMode:
+	// SubscriptionDynamic (the default), SubscriptionDynamicPrivate or
+	// SubscriptionStatic. Every server of the cluster must use the same:
+	// the publisher picks the channel, and a receiver that did not
+	// subscribe to it never sees the message. Sharded mode only.
+	SubscriptionMode SubscriptionMode
+	// RedisCluster makes URL name a Redis Cluster, in go-redis'
+	// ParseClusterURL form: redis://host1:port1?addr=host2:port2&addr=...
+	// (any nodes; the others are discovered). In sharded mode the
+	// subscriber keeps one connection per master and follows each
+	// channel's slot when it moves.
+	RedisCluster bool
 }
+
+// Mode is the protocol a Cluster speaks.
+type Mode string
+
+// The modes.
+const (
+	// ModeClassic is @socket.io/redis-adapter's createAdapter:
+	// PUBLISH and PSUBSCRIBE/SUBSCRIBE, msgpack broadcasts and JSON
+	// requests.
+	ModeClassic Mode = "classic"
+	// ModeSharded is @socket.io/redis-adapter's createShardedAdapter
+	// (Redis 7's sharded pub/sub, SPUBLISH/SSUBSCRIBE) with
+	// socket.io-adapter's ClusterAdapter messages.
+	ModeSharded Mode = "sharded"
+)
+
+// SubscriptionMode is which rooms get a channel of their own in sharded
+// mode.
+type SubscriptionMode string
+
+// The subscription modes of createShardedAdapter.
+const (
+	// SubscriptionDynamic gives every public room (one that is not a
+	// socket id) a channel, subscribed while the room has a local socket;
+	// a broadcast to exactly one such room reaches only the servers that
+	// have it.
+	SubscriptionDynamic SubscriptionMode = "dynamic"
+	// SubscriptionDynamicPrivate gives every room a channel, socket ids
+	// included: one SSUBSCRIBE per connected socket.
+	SubscriptionDynamicPrivate SubscriptionMode = "dynamic-private"
+	// SubscriptionStatic uses two channels per namespace only: every
+	// server receives every broadcast.
+	SubscriptionStatic SubscriptionMode = "static"
+)
 
 // Cluster joins a server to a cluster of Socket.IO servers, Node or Go,
 // over one Redis, with the protocol of @socket.io/redis-adapter 8.3's
@@ -83,20 +133,22 @@ type Options struct {
 // others of its kind.
 type Cluster struct {
 	opts Options
-	rdb  *redis.Client
+	rdb  redis.UniversalClient // a *redis.Client, or a *redis.ClusterClient (RedisCluster)
 	log  atomic.Pointer[slog.Logger]
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	out    chan outMsg         // to publish
-	in     chan inMsg          // read, to handle
-	sse    chan func()         // server-side events, to run
-	sub    *subscriber         // the subscriber connection
-	mu     sync.RWMutex        // guards routes and closed
-	routes map[string]*adapter // channel or pattern → the adapter it belongs to
-	closed bool
+	out         chan outMsg         // to publish
+	in          chan inMsg          // read, to handle
+	sse         chan func()         // server-side events, to run
+	sub         *subscriber         // the subscriber connection (classic)
+	shards      *shardSubscriber    // the subscriber connections (sharded)
+	mu          sync.RWMutex        // guards routes and closed
+	routes      map[string]*adapter // channel or pattern → the adapter it belongs to (classic)
+	shardRoutes map[string]routed   // channel → the adapter it belongs to (sharded)
+	closed      bool
 
 	stats struct {
 		published, publishErrors, received, malformed, dropped, gaps atomic.Uint64
@@ -107,6 +159,7 @@ type Cluster struct {
 type outMsg struct {
 	channel string
 	payload []byte
+	sharded bool       // SPUBLISH rather than PUBLISH
 	done    chan error // nil for fire and forget
 }
 
@@ -137,17 +190,24 @@ func New(ctx context.Context, o Options) (*Cluster, error) {
 	if o.ProbeInterval <= 0 {
 		o.ProbeInterval = 2 * time.Second
 	}
-	ropts, err := redis.ParseURL(o.URL)
-	if err != nil {
-		return nil, fmt.Errorf("redisadapter: Options.URL %q: %w", o.URL, err)
+	switch o.Mode {
+	case "":
+		o.Mode = ModeClassic
+	case ModeClassic, ModeSharded:
+	default:
+		return nil, fmt.Errorf("redisadapter: Options.Mode %q: want %q or %q", o.Mode, ModeClassic, ModeSharded)
 	}
-	// A publish is sent at most once: a retry after a broken connection
-	// could deliver it twice.
-	ropts.MaxRetries = -1
-	ropts.DialTimeout = 2 * time.Second
-	ropts.ReadTimeout = 3 * time.Second
-	ropts.WriteTimeout = 3 * time.Second
-	rdb := redis.NewClient(ropts)
+	switch o.SubscriptionMode {
+	case "":
+		o.SubscriptionMode = SubscriptionDynamic
+	case SubscriptionDynamic, SubscriptionDynamicPrivate, SubscriptionStatic:
+	default:
+		return nil, fmt.Errorf("redisadapter: Options.SubscriptionMode %q: want %q, %q or %q", o.SubscriptionMode, SubscriptionDynamic, SubscriptionDynamicPrivate, SubscriptionStatic)
+	}
+	rdb, addr, err := newRedisClient(o)
+	if err != nil {
+		return nil, err
+	}
 	for attempt := 0; ; attempt++ {
 		err = rdb.Ping(ctx).Err()
 		if err == nil {
@@ -155,7 +215,7 @@ func New(ctx context.Context, o Options) (*Cluster, error) {
 		}
 		if !o.WaitForRedis || ctx.Err() != nil {
 			rdb.Close()
-			return nil, fmt.Errorf("redisadapter: Redis at %s does not answer: %w (is redis-server running? Options.WaitForRedis retries)", ropts.Addr, err)
+			return nil, fmt.Errorf("redisadapter: Redis at %s does not answer: %w (is redis-server running? Options.WaitForRedis retries)", addr, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -163,24 +223,56 @@ func New(ctx context.Context, o Options) (*Cluster, error) {
 		}
 	}
 	c := &Cluster{
-		opts:   o,
-		rdb:    rdb,
-		out:    make(chan outMsg, o.PublishQueueSize),
-		in:     make(chan inMsg, o.QueueSize),
-		sse:    make(chan func(), 1024),
-		routes: map[string]*adapter{},
+		opts:        o,
+		rdb:         rdb,
+		out:         make(chan outMsg, o.PublishQueueSize),
+		in:          make(chan inMsg, o.QueueSize),
+		sse:         make(chan func(), 1024),
+		routes:      map[string]*adapter{},
+		shardRoutes: map[string]routed{},
 	}
 	if o.Logger != nil {
 		c.log.Store(o.Logger)
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.sub = newSubscriber(c)
-	c.wg.Add(4)
+	c.wg.Add(3)
 	go c.publishLoop()
 	go c.dispatchLoop()
 	go c.sseLoop()
-	go c.sub.run()
+	if o.Mode == ModeSharded {
+		c.shards = newShardSubscriber(c)
+	} else {
+		c.sub = newSubscriber(c)
+		c.wg.Add(1)
+		go c.sub.run()
+	}
 	return c, nil
+}
+
+// newRedisClient makes the client of o.URL, and says where it connects.
+func newRedisClient(o Options) (redis.UniversalClient, string, error) {
+	// A publish is sent at most once: a retry after a broken connection
+	// could deliver it twice.
+	if o.RedisCluster {
+		copts, err := redis.ParseClusterURL(o.URL)
+		if err != nil {
+			return nil, "", fmt.Errorf("redisadapter: Options.URL %q (a Redis Cluster: redis://host:port?addr=host2:port2): %w", o.URL, err)
+		}
+		copts.MaxRetries = -1
+		copts.DialTimeout = 2 * time.Second
+		copts.ReadTimeout = 3 * time.Second
+		copts.WriteTimeout = 3 * time.Second
+		return redis.NewClusterClient(copts), fmt.Sprint(copts.Addrs), nil
+	}
+	ropts, err := redis.ParseURL(o.URL)
+	if err != nil {
+		return nil, "", fmt.Errorf("redisadapter: Options.URL %q: %w", o.URL, err)
+	}
+	ropts.MaxRetries = -1
+	ropts.DialTimeout = 2 * time.Second
+	ropts.ReadTimeout = 3 * time.Second
+	ropts.WriteTimeout = 3 * time.Second
+	return redis.NewClient(ropts), ropts.Addr, nil
 }
 
 func backoff(attempt int) time.Duration {
@@ -200,6 +292,9 @@ func (c *Cluster) logger() *slog.Logger {
 // channels at once and unsubscribes on Close.
 func (c *Cluster) Adapter(ns *server.Namespace) server.Adapter {
 	c.log.CompareAndSwap(nil, ns.Logger())
+	if c.opts.Mode == ModeSharded {
+		return c.shardedAdapter(ns)
+	}
 	a := newAdapter(c, ns)
 	c.mu.Lock()
 	if c.closed {
@@ -240,7 +335,11 @@ func (c *Cluster) Close() error {
 	c.closed = true
 	c.mu.Unlock()
 	c.cancel()
-	c.sub.close()
+	if c.sub != nil {
+		c.sub.close()
+	} else {
+		c.shards.close()
+	}
 	c.wg.Wait()
 	return c.rdb.Close()
 }
@@ -249,7 +348,7 @@ func (c *Cluster) Close() error {
 // when the queue is full: the message is lost, counted and logged.
 func (c *Cluster) publish(channel string, payload []byte) bool {
 	select {
-	case c.out <- outMsg{channel: channel, payload: payload}:
+	case c.out <- outMsg{channel: channel, payload: payload, sharded: c.shards != nil}:
 		return true
 	default:
 		c.stats.publishErrors.Add(1)
@@ -262,7 +361,7 @@ func (c *Cluster) publish(channel string, payload []byte) bool {
 func (c *Cluster) publishWait(ctx context.Context, channel string, payload []byte) error {
 	done := make(chan error, 1)
 	select {
-	case c.out <- outMsg{channel: channel, payload: payload, done: done}:
+	case c.out <- outMsg{channel: channel, payload: payload, done: done, sharded: c.shards != nil}:
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-c.ctx.Done():
@@ -302,14 +401,21 @@ func (c *Cluster) publishLoop() {
 			}
 		}
 		var err error
-		if len(batch) == 1 {
-			err = c.rdb.Publish(c.ctx, batch[0].channel, batch[0].payload).Err()
-		} else {
+		switch m := batch[0]; {
+		case len(batch) > 1:
 			pipe := c.rdb.Pipeline()
 			for _, m := range batch {
-				pipe.Publish(c.ctx, m.channel, m.payload)
+				if m.sharded {
+					pipe.SPublish(c.ctx, m.channel, m.payload)
+				} else {
+					pipe.Publish(c.ctx, m.channel, m.payload)
+				}
 			}
 			_, err = pipe.Exec(c.ctx)
+		case m.sharded:
+			err = c.rdb.SPublish(c.ctx, m.channel, m.payload).Err()
+		default:
+			err = c.rdb.Publish(c.ctx, m.channel, m.payload).Err()
 		}
 		if err != nil {
 			c.stats.publishErrors.Add(uint64(len(batch)))
@@ -325,13 +431,47 @@ func (c *Cluster) publishLoop() {
 	}
 }
 
-// numSub is PUBSUB NUMSUB channel: the servers subscribed to it.
+// numSub is PUBSUB NUMSUB channel (SHARDNUMSUB in sharded mode): the
+// servers subscribed to it. On a Redis Cluster it is the sum over the
+// nodes, as Node's adapters count: a subscriber is counted by the node it
+// is connected to only.
 func (c *Cluster) numSub(ctx context.Context, channel string) (int, error) {
-	m, err := c.rdb.PubSubNumSub(ctx, channel).Result()
-	if err != nil {
-		return 0, fmt.Errorf("redisadapter: PUBSUB NUMSUB: %w", err)
+	count := func(ctx context.Context, rdb redis.Cmdable) (int64, error) {
+		var m map[string]int64
+		var err error
+		if c.shards != nil {
+			m, err = rdb.PubSubShardNumSub(ctx, channel).Result()
+		} else {
+			m, err = rdb.PubSubNumSub(ctx, channel).Result()
+		}
+		return m[channel], err
 	}
-	return int(m[channel]), nil
+	what := "PUBSUB NUMSUB"
+	if c.shards != nil {
+		what = "PUBSUB SHARDNUMSUB"
+	}
+	cc, ok := c.rdb.(*redis.ClusterClient)
+	if !ok {
+		n, err := count(ctx, c.rdb)
+		if err != nil {
+			return 0, fmt.Errorf("redisadapter: %s: %w", what, err)
+		}
+		return int(n), nil
+	}
+	var total atomic.Int64
+	each := cc.ForEachShard
+	if c.shards != nil {
+		each = cc.ForEachMaster // sharded subscribers are on masters
+	}
+	err := each(ctx, func(ctx context.Context, node *redis.Client) error {
+		n, err := count(ctx, node)
+		total.Add(n)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("redisadapter: %s on the cluster's nodes: %w", what, err)
+	}
+	return int(total.Load()), nil
 }
 
 // received is called by the subscriber for each message; it never blocks.
@@ -355,7 +495,12 @@ func (c *Cluster) dispatchLoop() {
 				key = m.pattern
 			}
 			c.mu.RLock()
-			a := c.routes[key]
+			var a routed
+			if c.shards != nil {
+				a = c.shardRoutes[key]
+			} else if ca := c.routes[key]; ca != nil {
+				a = ca
+			}
 			c.mu.RUnlock()
 			if a != nil {
 				a.handle(m)

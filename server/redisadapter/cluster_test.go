@@ -139,13 +139,42 @@ func joinRooms(srv *server.Server) {
 	})
 }
 
-func TestClusterBroadcasts(t *testing.T) {
+// modes are the protocols and subscription modes a test runs in.
+var modes = []struct {
+	name string
+	opts redisadapter.Options
+}{
+	{"classic", redisadapter.Options{}},
+	{"sharded-dynamic", redisadapter.Options{Mode: redisadapter.ModeSharded}},
+	{"sharded-static", redisadapter.Options{Mode: redisadapter.ModeSharded, SubscriptionMode: redisadapter.SubscriptionStatic}},
+	{"sharded-dynamic-private", redisadapter.Options{Mode: redisadapter.ModeSharded, SubscriptionMode: redisadapter.SubscriptionDynamicPrivate}},
+}
+
+// forModes runs test once per mode, with the mode's options as a base.
+func forModes(t *testing.T, test func(t *testing.T, base redisadapter.Options)) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) { test(t, m.opts) })
+	}
+}
+
+// with returns base with f applied.
+func with(base redisadapter.Options, f func(*redisadapter.Options)) redisadapter.Options {
+	f(&base)
+	return base
+}
+
+func TestClusterBroadcasts(t *testing.T) { forModes(t, testClusterBroadcasts) }
+
+func testClusterBroadcasts(t *testing.T, base redisadapter.Options) {
 	r := testenv.StartRedis(t)
-	a := startNode(t, r.URL(), redisadapter.Options{}, joinRooms)
-	b := startNode(t, r.URL(), redisadapter.Options{ProbeInterval: 100 * time.Millisecond}, joinRooms)
+	a := startNode(t, r.URL(), base, joinRooms)
+	b := startNode(t, r.URL(), with(base, func(o *redisadapter.Options) { o.ProbeInterval = 100 * time.Millisecond }), joinRooms)
 	a1 := dialClient(t, a.url, "room=r")
 	b1 := dialClient(t, b.url, "room=r")
 	b2 := dialClient(t, b.url, "room=other")
+	if base.Mode == redisadapter.ModeSharded {
+		waitShardSubscribed(t, r, base, "r", 2)
+	}
 
 	if err := a.srv.To("r").Emit("hello", "world", 1, []byte{1, 2, 3}); err != nil {
 		t.Fatal(err)
@@ -183,11 +212,13 @@ func TestClusterBroadcasts(t *testing.T) {
 	wait.Absent(t, "a gap on B's healthy subscription", 1500*time.Millisecond, func() bool { return b.cluster.Stats().Gaps > 0 })
 }
 
-func TestClusterRequests(t *testing.T) {
+func TestClusterRequests(t *testing.T) { forModes(t, testClusterRequests) }
+
+func testClusterRequests(t *testing.T, base redisadapter.Options) {
 	r := testenv.StartRedis(t)
 	onB := make(chan string, 4)
-	a := startNode(t, r.URL(), redisadapter.Options{}, joinRooms)
-	b := startNode(t, r.URL(), redisadapter.Options{}, func(srv *server.Server) {
+	a := startNode(t, r.URL(), base, joinRooms)
+	b := startNode(t, r.URL(), base, func(srv *server.Server) {
 		joinRooms(srv)
 		srv.Of("/").ServerSide().On("ping", func(args shared.Args, ack shared.AckFunc) error {
 			var s string
@@ -237,6 +268,9 @@ func TestClusterRequests(t *testing.T) {
 	// then reaches it.
 	a.srv.In(b1.ID()).Join("vip")
 	wait.For(t, "B's socket in vip", func() bool { return slices.Contains(b.srv.Of("/").Adapter().SocketRooms(b1.ID()), "vip") })
+	if base.Mode == redisadapter.ModeSharded {
+		waitShardSubscribed(t, r, base, "vip", 1)
+	}
 	rooms, err := a.srv.Of("/").Adapter().AllRooms(ctx)
 	if err != nil || !slices.Contains(rooms, "vip") || !slices.Contains(rooms, a1.ID()) {
 		t.Fatalf("AllRooms = %q, %v", rooms, err)
@@ -291,10 +325,13 @@ func TestClusterRequests(t *testing.T) {
 // TestClusterRedisDown stops Redis during broadcasts: local delivery goes
 // on, the loss is counted, and once Redis is back the cluster delivers
 // again.
-func TestClusterRedisDown(t *testing.T) {
+func TestClusterRedisDown(t *testing.T) { forModes(t, testClusterRedisDown) }
+
+func testClusterRedisDown(t *testing.T, base redisadapter.Options) {
 	r := testenv.StartRedis(t)
-	a := startNode(t, r.URL(), redisadapter.Options{ProbeInterval: 200 * time.Millisecond}, joinRooms)
-	b := startNode(t, r.URL(), redisadapter.Options{ProbeInterval: 200 * time.Millisecond}, joinRooms)
+	base.ProbeInterval = 200 * time.Millisecond
+	a := startNode(t, r.URL(), base, joinRooms)
+	b := startNode(t, r.URL(), base, joinRooms)
 	a1 := dialClient(t, a.url, "room=r")
 	b1 := dialClient(t, b.url, "room=r")
 	if err := a.srv.To("r").Emit("n", 0); err != nil {
@@ -436,4 +473,28 @@ func TestClusterMalformedMessages(t *testing.T) {
 	if !strings.Contains(b.logs.String(), "malformed") {
 		t.Errorf("B logged no malformed message:\n%s", b.logs.String())
 	}
+}
+
+// waitShardSubscribed waits until servers servers subscribed to the
+// channel of room in namespace "/" (the namespace's own channel in static
+// mode), so that a broadcast to it reaches them all.
+func waitShardSubscribed(t *testing.T, r *testenv.Redis, o redisadapter.Options, room string, servers int) {
+	t.Helper()
+	ch := "socket.io#/#"
+	if o.SubscriptionMode != redisadapter.SubscriptionStatic {
+		ch += room + "#"
+	}
+	ctl := dialRESP(t, r.Addr)
+	wait.For(t, fmt.Sprintf("%d servers subscribed to %s", servers, ch), func() bool {
+		n, err := ctl.do("PUBSUB", "SHARDNUMSUB", ch)
+		l, _ := n.([]any)
+		if err != nil || len(l) != 2 {
+			return false
+		}
+		n2, _ := l[1].(int64)
+		if o.SubscriptionMode == redisadapter.SubscriptionStatic {
+			return n2 >= int64(servers) // every server of the namespace
+		}
+		return n2 == int64(servers)
+	})
 }
