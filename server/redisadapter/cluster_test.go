@@ -481,7 +481,7 @@ func TestClusterMalformedMessages(t *testing.T) {
 func waitShardSubscribed(t *testing.T, r *testenv.Redis, o redisadapter.Options, room string, servers int) {
 	t.Helper()
 	ch := "socket.io#/#"
-	if o.SubscriptionMode != redisadapter.SubscriptionStatic {
+	if room != "" && o.SubscriptionMode != redisadapter.SubscriptionStatic {
 		ch += room + "#"
 	}
 	ctl := dialRESP(t, r.Addr)

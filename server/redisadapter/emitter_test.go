@@ -27,7 +27,7 @@ import (
 // client on each.
 func TestEmitter(t *testing.T) {
 	r := testenv.StartRedis(t)
-	peer := startNodePeer(t, r)
+	peer := startNodePeer(t, r, redisadapter.Options{})
 	pings := make(chan string, 2)
 	g := startNode(t, r.URL(), redisadapter.Options{}, func(srv *server.Server) {
 		joinRooms(srv)

@@ -38,16 +38,26 @@ type nodePeer struct {
 	client string // the official client's socket id
 }
 
-func startNodePeer(t *testing.T, r *testenv.Redis) *nodePeer {
+// startNodePeer starts testdata/node_cluster.js on r, in the mode of o:
+// createAdapter over ioredis, or createShardedAdapter over redis.
+func startNodePeer(t *testing.T, r *testenv.Redis, o redisadapter.Options) *nodePeer {
 	t.Helper()
 	modules := testenv.NodeModules(t)
-	for _, pkg := range []string{"@socket.io/redis-adapter", "ioredis"} {
+	env := []string{"NODE_PATH=" + modules, "REDIS_PORT=" + strconv.Itoa(r.Port)}
+	if o.Mode == redisadapter.ModeSharded {
+		sm := o.SubscriptionMode
+		if sm == "" {
+			sm = redisadapter.SubscriptionDynamic
+		}
+		env = append(env, "ADAPTER=sharded", "SUBSCRIPTION_MODE="+string(sm))
+	}
+	for _, pkg := range []string{"@socket.io/redis-adapter", "ioredis", "redis"} {
 		if _, err := os.Stat(filepath.Join(modules, pkg, "package.json")); err != nil {
 			t.Fatalf("npm package %s not found in %s: run scripts/test, which installs it (or set TSUNAGI_NODE_MODULES)", pkg, modules)
 		}
 	}
 	cmd := exec.Command(testenv.Node(t), filepath.Join("testdata", "node_cluster.js"))
-	cmd.Env = append(os.Environ(), "NODE_PATH="+modules, "REDIS_PORT="+strconv.Itoa(r.Port))
+	cmd.Env = append(os.Environ(), env...)
 	cmd.WaitDelay = 5 * time.Second
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -110,12 +120,15 @@ func waitSubscribed(t *testing.T, r *testenv.Redis, servers int) {
 
 // TestNodeClusterInterop joins a tsunagi server and a Node server with
 // @socket.io/redis-adapter 8.3.0 on one redis-server, with a client on
-// each, and runs every operation of the classic protocol both ways.
-func TestNodeClusterInterop(t *testing.T) {
+// each, and runs every operation both ways: in classic mode, and in
+// sharded mode with each subscription mode.
+func TestNodeClusterInterop(t *testing.T) { forModes(t, testNodeClusterInterop) }
+
+func testNodeClusterInterop(t *testing.T, base redisadapter.Options) {
 	r := testenv.StartRedis(t)
-	peer := startNodePeer(t, r)
+	peer := startNodePeer(t, r, base)
 	pings := make(chan string, 4)
-	g := startNode(t, r.URL(), redisadapter.Options{}, func(srv *server.Server) {
+	g := startNode(t, r.URL(), base, func(srv *server.Server) {
 		joinRooms(srv)
 		srv.Of("/").ServerSide().On("ping", func(args shared.Args, ack shared.AckFunc) error {
 			pings <- string(args.Raw(0))
@@ -129,7 +142,12 @@ func TestNodeClusterInterop(t *testing.T) {
 	gc.On("ask", func(_ shared.Args, ack shared.AckFunc) error { return ack(map[string]string{"go": "ack"}) })
 	ctx := context.Background()
 
-	waitSubscribed(t, r, 2)
+	if base.Mode == redisadapter.ModeSharded {
+		waitShardSubscribed(t, r, base, "", 2) // the namespace's channel
+		waitShardSubscribed(t, r, base, "r", 2)
+	} else {
+		waitSubscribed(t, r, 2)
+	}
 	wait.For(t, "Node to count 2 servers", func() bool { return string(peer.do(map[string]any{"op": "serverCount"})) == "2" })
 
 	t.Run("broadcast Go to Node", func(t *testing.T) {
@@ -143,12 +161,20 @@ func TestNodeClusterInterop(t *testing.T) {
 			t.Fatal(err)
 		}
 		gc.expect(t, `not for node []`)
+		// To one socket id: the namespace's channel in dynamic mode
+		// (Node's looksLikeASocketId), the id's own in dynamic-private.
+		if err := g.srv.To(peer.client).Emit("just node"); err != nil {
+			t.Fatal(err)
+		}
+		peer.saw(`{"client":["just node"]}`)
 	})
 	t.Run("broadcast Node to Go", func(t *testing.T) {
 		peer.do(map[string]any{"op": "emit", "rooms": []string{"r"}, "args": []any{"fromnode", map[string]any{"a": 1}, map[string]any{"bin": []int{3}}}})
 		gc.expect(t, `fromnode [{"a":1},"Aw==","bin:03"]`)
 		peer.do(map[string]any{"op": "emit", "except": []string{gc.ID()}, "args": []any{"except go"}})
 		peer.saw(`{"client":["except go"]}`)
+		peer.do(map[string]any{"op": "emit", "rooms": []string{gc.ID()}, "args": []any{"just go"}})
+		gc.expect(t, `just go []`)
 		gc.barrier(t, g)
 	})
 	t.Run("fetchSockets Go to Node", func(t *testing.T) {
@@ -204,12 +230,14 @@ func TestNodeClusterInterop(t *testing.T) {
 		if err != nil || !slices.Contains(rooms, "g2n") || !slices.Contains(rooms, "n2g") {
 			t.Fatalf("Go's AllRooms = %q, %v", rooms, err)
 		}
-		var nodeRooms []string
-		if err := json.Unmarshal(peer.do(map[string]any{"op": "allRooms"}), &nodeRooms); err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Contains(nodeRooms, "n2g") || !slices.Contains(nodeRooms, gc.ID()) {
-			t.Fatalf("Node's allRooms = %q", nodeRooms)
+		if base.Mode != redisadapter.ModeSharded { // Node's sharded adapter has no allRooms
+			var nodeRooms []string
+			if err := json.Unmarshal(peer.do(map[string]any{"op": "allRooms"}), &nodeRooms); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(nodeRooms, "n2g") || !slices.Contains(nodeRooms, gc.ID()) {
+				t.Fatalf("Node's allRooms = %q", nodeRooms)
+			}
 		}
 		peer.do(map[string]any{"op": "leave", "target": gc.ID(), "rooms": []string{"n2g"}})
 		wait.For(t, "Go's client out of n2g", func() bool {

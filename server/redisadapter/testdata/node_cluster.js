@@ -3,7 +3,9 @@
 // it, for interop_test.go. A Go test drives it over stdin and reads its
 // stdout, one JSON line each way.
 //
-// Environment: REDIS_PORT (a redis-server on 127.0.0.1).
+// Environment: REDIS_PORT (a redis-server on 127.0.0.1); ADAPTER=sharded
+// for createShardedAdapter over the redis package (as its docs show), with
+// SUBSCRIPTION_MODE (dynamic, dynamic-private or static).
 //
 // stdout: {"ready":{"uid","client"}} once the client (query who=node) is
 // connected and in room "r"; {"client":[event, ...args]} for each event the
@@ -22,13 +24,21 @@ const http = require("http");
 const readline = require("readline");
 const { Server } = require("socket.io");
 const { io: connect } = require("socket.io-client");
-const { createAdapter } = require("@socket.io/redis-adapter");
-const { Redis } = require("ioredis");
+const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
 
 const port = Number(process.env.REDIS_PORT);
-const redisOpts = { host: "127.0.0.1", port, maxRetriesPerRequest: 1 };
-const pub = new Redis(redisOpts);
-const sub = new Redis(redisOpts);
+const sharded = process.env.ADAPTER === "sharded";
+let pub, sub;
+if (sharded) {
+  const { createClient } = require("redis");
+  pub = createClient({ url: `redis://127.0.0.1:${port}` });
+  sub = pub.duplicate();
+} else {
+  const { Redis } = require("ioredis");
+  const redisOpts = { host: "127.0.0.1", port, maxRetriesPerRequest: 1 };
+  pub = new Redis(redisOpts);
+  sub = new Redis(redisOpts);
+}
 for (const c of [pub, sub]) {
   c.on("error", (e) => console.error("redis error:", e.message));
 }
@@ -53,8 +63,13 @@ const revive = (a) => {
   return a;
 };
 
+async function main() {
+if (sharded) await Promise.all([pub.connect(), sub.connect()]);
+const adapter = sharded
+  ? createShardedAdapter(pub, sub, { subscriptionMode: process.env.SUBSCRIPTION_MODE || "dynamic" })
+  : createAdapter(pub, sub, { requestsTimeout: 3000 });
 const httpServer = http.createServer();
-const io = new Server(httpServer, { adapter: createAdapter(pub, sub, { requestsTimeout: 3000 }) });
+io = new Server(httpServer, { adapter });
 io.on("connection", (socket) => {
   socket.join("r");
   socket.emit("joined");
@@ -65,7 +80,6 @@ io.on("ping", (...args) => {
   if (cb) cb({ from: "node", got: plain(args) });
 });
 
-let client;
 httpServer.listen(0, "127.0.0.1", () => {
   client = connect(`http://127.0.0.1:${httpServer.address().port}`, {
     transports: ["websocket"],
@@ -83,6 +97,12 @@ httpServer.listen(0, "127.0.0.1", () => {
     console.error("connect_error:", e.message);
     process.exit(1);
   });
+});
+}
+let io, client;
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
 });
 
 async function run(cmd) {
