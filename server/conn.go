@@ -168,6 +168,9 @@ func (c *conn) teardown() {
 		c.evict.Stop()
 	}
 	c.mu.Unlock()
+	if reason == ReasonSlowClient {
+		c.srv.stats.slowEvictions.Add(1)
+	}
 	for _, s := range socks {
 		s.onClose(reason)
 	}
@@ -204,6 +207,7 @@ func (c *conn) handlePacket(p wire.Packet) error {
 			return err
 		}
 		id := p.ID
+		s.stats.eventsIn.Add(1)
 		c.task(func() { s.dispatch(name, &args, id) })
 	case wire.Ack, wire.BinaryAck:
 		s := c.socket(p.Namespace)
@@ -557,6 +561,7 @@ func (c *conn) writeLoop() {
 		c.spare = nil
 		c.pingDue = false
 		c.mu.Unlock()
+		c.srv.stats.countQueue(len(batch))
 		if closed && reason == ReasonPingTimeout {
 			batch = batch[:0] // the client is gone: do not wait on it
 		}
@@ -564,6 +569,13 @@ func (c *conn) writeLoop() {
 			batch = append(batch, frame{typ: websocket.MessageText, data: []byte{byte(wire.EIOPing)}})
 		}
 		err := c.writeBatch(batch)
+		if err == nil && len(batch) > 0 {
+			n := 0
+			for i := range batch {
+				n += len(batch[i].data)
+			}
+			c.srv.stats.countBatch(len(batch), n)
+		}
 		clear(batch)
 		if cap(batch) <= 256 { // after a burst, the connection keeps no big array
 			c.mu.Lock()

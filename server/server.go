@@ -44,6 +44,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"math/bits"
 	"net/http"
 	"os"
 	"regexp"
@@ -218,6 +219,7 @@ type Server struct {
 	afterUpgrade   func()       // test hook: ServeHTTP accepted a WebSocket
 	helpersStarted atomic.Int64 // writer and dispatcher goroutines started, for tests
 	noCoalesce     bool         // benchmarks: one write syscall per message, as before coalescing
+	stats          serverStats  // the counters Stats reads
 }
 
 // New returns a Server with the given options; nil means the defaults.
@@ -395,6 +397,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
+	s.stats.connsWebSocket.Add(1)
 	// The connection is served on a goroutine of its own, and ServeHTTP
 	// returns: the HTTP server's goroutine, with its deep stack, and the
 	// request end with it.
@@ -508,4 +511,293 @@ func newID() string {
 	var b [15]byte
 	_, _ = rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// serverStats are the counters that Stats reads. Each is an atomic added
+// to where the thing happens; what the server already knows (connections,
+// sockets, adapters) is read at Stats time instead. The groups that
+// different goroutines add to (readers, writers) are a cache line apart.
+type serverStats struct {
+	connsWebSocket, connsPolling, upgrades atomic.Uint64
+	handshakeErrors                        [6]atomic.Uint64 // by Engine.IO error code
+	disconnects                            [len(statsReasons) + 1]atomic.Uint64
+	slowEvictions                          atomic.Uint64
+	acksPending                            atomic.Int64
+	acksTimedOut                           atomic.Uint64
+	_                                      [64]byte
+	messagesIn, bytesIn                    atomic.Uint64 // readers
+	_                                      [64]byte
+	queueDepth, batchFrames                histogram // writers
+	batchBytes                             histogram
+
+	nsMu sync.Mutex
+	ns   map[string]*nsStats // by statsKey
+}
+
+// nsStats are the counters of the sockets of one namespace (or of every
+// child of the dynamic namespaces: statsKey). A socket keeps a pointer to
+// its own.
+type nsStats struct {
+	eventsIn  atomic.Uint64
+	_         [56]byte
+	eventsOut atomic.Uint64
+}
+
+// statsDynamic is the namespace key of every child of a dynamic
+// namespace: their names come from clients, so they count together.
+const statsDynamic = "dynamic"
+
+// statsKey is the key ns counts under.
+func statsKey(ns *Namespace) string {
+	if ns.parent != nil {
+		return statsDynamic
+	}
+	return ns.name
+}
+
+// namespace returns the counters of ns, made on first use.
+func (st *serverStats) namespace(ns *Namespace) *nsStats {
+	key := statsKey(ns)
+	st.nsMu.Lock()
+	defer st.nsMu.Unlock()
+	n := st.ns[key]
+	if n == nil {
+		if st.ns == nil {
+			st.ns = map[string]*nsStats{}
+		}
+		n = &nsStats{}
+		st.ns[key] = n
+	}
+	return n
+}
+
+// statsReasons are the disconnect reasons that Stats.Disconnects counts by
+// name; any other counts as "other".
+var statsReasons = [...]string{
+	ReasonServerDisconnect, ReasonClientDisconnect, ReasonShutdown, ReasonPingTimeout,
+	ReasonTransportClose, ReasonTransportError, ReasonParseError, ReasonForcedClose,
+	ReasonSlowClient, ReasonConnectTimeout,
+}
+
+// countDisconnect counts a socket's disconnect by its reason.
+func (st *serverStats) countDisconnect(reason string) {
+	for i, r := range statsReasons {
+		if r == reason {
+			st.disconnects[i].Add(1)
+			return
+		}
+	}
+	st.disconnects[len(statsReasons)].Add(1)
+}
+
+// countHandshakeError counts a request refused with Engine.IO error code.
+func (st *serverStats) countHandshakeError(code int) {
+	if code >= 0 && code < len(st.handshakeErrors) {
+		st.handshakeErrors[code].Add(1)
+	}
+}
+
+// countQueue counts the depth of a queue the writer took, when not empty.
+func (st *serverStats) countQueue(depth int) {
+	if depth > 0 {
+		st.queueDepth.observe(pow2Bucket(depth), uint64(depth))
+	}
+}
+
+// countBatch counts one batch the writer wrote: frames and n bytes.
+func (st *serverStats) countBatch(frames, n int) {
+	st.batchFrames.observe(pow2Bucket(frames), uint64(frames))
+	st.batchBytes.observe(pow4Bucket(n), uint64(n))
+}
+
+// histBuckets is the most bounds a histogram has.
+const histBuckets = 11
+
+// FrameBounds are the upper bounds of the buckets of the histograms that
+// count frames (Stats.QueueDepth, Stats.BatchFrames): 1, 2, 4 … 1024.
+var FrameBounds = []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}
+
+// ByteBounds are the upper bounds of the buckets of the histogram that
+// counts bytes (Stats.BatchBytes): 64, 256, 1 KiB … 4 MiB.
+var ByteBounds = []float64{64, 256, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20}
+
+// histogram counts observations by bucket (not cumulative), the last
+// bucket for those above every bound.
+type histogram struct {
+	counts [histBuckets + 1]atomic.Uint64
+	sum    atomic.Uint64
+}
+
+func (h *histogram) observe(bucket int, v uint64) {
+	h.counts[bucket].Add(1)
+	h.sum.Add(v)
+}
+
+// pow2Bucket is v's bucket among FrameBounds.
+func pow2Bucket(v int) int {
+	if v <= 1 {
+		return 0
+	}
+	return min(bits.Len(uint(v-1)), len(FrameBounds)) // the smallest i with v ≤ 2^i
+}
+
+// pow4Bucket is v's bucket among ByteBounds.
+func pow4Bucket(v int) int {
+	if v <= 64 {
+		return 0
+	}
+	return min((bits.Len(uint(v-1))-5)/2, len(ByteBounds)) // v ≤ 2^k, k ≥ 7: 64·4^i ≥ 2^k
+}
+
+func (h *histogram) load(bounds []float64) Histogram {
+	out := Histogram{Bounds: bounds, Counts: make([]uint64, len(bounds)+1), Sum: h.sum.Load()}
+	for i := range out.Counts {
+		out.Counts[i] = h.counts[i].Load()
+		out.Count += out.Counts[i]
+	}
+	return out
+}
+
+// Histogram is a distribution that Stats reports.
+type Histogram struct {
+	// Bounds are the buckets' upper bounds (FrameBounds or ByteBounds).
+	Bounds []float64
+	// Counts are the observations of each bucket, not cumulative:
+	// Counts[i] those above Bounds[i-1] and at most Bounds[i], the last
+	// (len(Bounds)) those above every bound.
+	Counts []uint64
+	// Count is the number of observations and Sum their total.
+	Count, Sum uint64
+}
+
+// Stats are a server's counters and gauges, for metrics (package
+// server/metrics makes Prometheus metrics of them) and logs. Totals count
+// since New; the gauges are as of the call.
+type Stats struct {
+	// ConnectionsWebSocket and ConnectionsPolling are the Engine.IO
+	// connections opened, by the transport they began on; Upgrades are
+	// those that went from polling to WebSocket.
+	ConnectionsWebSocket, ConnectionsPolling, Upgrades uint64
+	// OpenWebSocket and OpenPolling are the connections open now, by the
+	// transport they are on.
+	OpenWebSocket, OpenPolling int
+	// Sockets are the sockets connected now, by namespace. The children
+	// of the dynamic namespaces (OfFunc, OfRegexp), whose names clients
+	// choose, count together under "dynamic", so the keys stay few.
+	Sockets map[string]int
+	// EventsIn and EventsOut are the events received from clients (before
+	// any middleware) and queued for them (emits and broadcasts, not acks;
+	// a volatile event that was dropped is not counted), by namespace as
+	// in Sockets.
+	EventsIn, EventsOut map[string]uint64
+	// MessagesIn and BytesIn are the Engine.IO messages read from clients
+	// (attachments included) and their bytes.
+	MessagesIn, BytesIn uint64
+	// BatchFrames and BatchBytes are the batches the connections' writers
+	// wrote: a writer takes its whole queue and writes it at once, in one
+	// syscall on WebSocket unless it is large. BatchFrames counts frames
+	// (packets, attachments, pings), BatchBytes their bytes: their sums
+	// are the frames and bytes sent. QueueDepth is the length of the
+	// queue each time a writer took it (when not empty): how many frames
+	// had waited.
+	QueueDepth, BatchFrames, BatchBytes Histogram
+	// AcksPending are the acks the server waits for now (Socket.EmitWithAck
+	// and broadcasts with acks, one per socket reached). AcksTimedOut are
+	// those given up by their caller before the reply: at the deadline
+	// (Options.AckTimeout or the context's) and, for a broadcast, when its
+	// context ended or, rarely, when the socket's connection was closing
+	// as the event was queued.
+	AcksPending  int64
+	AcksTimedOut uint64
+	// Disconnects are the sockets disconnected, by reason: the Reason
+	// constants, and "other" for any else.
+	Disconnects map[string]uint64
+	// SlowClientEvictions are the connections closed because the client
+	// did not read fast enough (ReasonSlowClient).
+	SlowClientEvictions uint64
+	// HandshakeErrors are the requests refused with an Engine.IO error,
+	// by code: 0 unknown transport, 1 unknown session id, 2 bad handshake
+	// method, 3 bad request, 4 forbidden, 5 unsupported protocol version.
+	HandshakeErrors [6]uint64
+	// Adapter has the counters of the namespaces' adapters that are
+	// StatsAdapters, when HasAdapter. An adapter's counters are taken as
+	// shared by the namespaces, as a redisadapter.Cluster's are (one set
+	// for all): each field is the largest any namespace's adapter reports.
+	Adapter    AdapterStats
+	HasAdapter bool
+}
+
+// Stats returns the server's counters. It takes the server's lock, and
+// each connection's and namespace's, briefly: call it when metrics are
+// scraped, not per message.
+func (s *Server) Stats() Stats {
+	st := &s.stats
+	out := Stats{
+		ConnectionsWebSocket: st.connsWebSocket.Load(),
+		ConnectionsPolling:   st.connsPolling.Load(),
+		Upgrades:             st.upgrades.Load(),
+		MessagesIn:           st.messagesIn.Load(),
+		BytesIn:              st.bytesIn.Load(),
+		QueueDepth:           st.queueDepth.load(FrameBounds),
+		BatchFrames:          st.batchFrames.load(FrameBounds),
+		BatchBytes:           st.batchBytes.load(ByteBounds),
+		AcksPending:          st.acksPending.Load(),
+		AcksTimedOut:         st.acksTimedOut.Load(),
+		SlowClientEvictions:  st.slowEvictions.Load(),
+		Sockets:              map[string]int{},
+		EventsIn:             map[string]uint64{},
+		EventsOut:            map[string]uint64{},
+		Disconnects:          make(map[string]uint64, len(statsReasons)+1),
+	}
+	for i, r := range statsReasons {
+		out.Disconnects[r] = st.disconnects[i].Load()
+	}
+	out.Disconnects["other"] = st.disconnects[len(statsReasons)].Load()
+	for i := range out.HandshakeErrors {
+		out.HandshakeErrors[i] = st.handshakeErrors[i].Load()
+	}
+	st.nsMu.Lock()
+	for k, n := range st.ns {
+		out.EventsIn[k] = n.eventsIn.Load()
+		out.EventsOut[k] = n.eventsOut.Load()
+	}
+	st.nsMu.Unlock()
+
+	s.mu.Lock()
+	conns := s.connList()
+	nsps := make([]*Namespace, 0, len(s.nsps))
+	for _, ns := range s.nsps {
+		nsps = append(nsps, ns)
+	}
+	if len(s.parents) > 0 {
+		out.Sockets[statsDynamic] = 0
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.mu.Lock()
+		polling := c.eio != nil && !c.ownWS
+		c.mu.Unlock()
+		if polling && c.eio.Transport() == engineio.Polling {
+			out.OpenPolling++
+		} else {
+			out.OpenWebSocket++
+		}
+	}
+	for _, ns := range nsps {
+		ns.mu.Lock()
+		out.Sockets[statsKey(ns)] += len(ns.sockets)
+		ns.mu.Unlock()
+		if sa, ok := ns.adapter.(StatsAdapter); ok {
+			a := sa.AdapterStats()
+			out.HasAdapter = true
+			o := &out.Adapter
+			o.Published = max(o.Published, a.Published)
+			o.PublishErrors = max(o.PublishErrors, a.PublishErrors)
+			o.Received = max(o.Received, a.Received)
+			o.Malformed = max(o.Malformed, a.Malformed)
+			o.Dropped = max(o.Dropped, a.Dropped)
+			o.Gaps = max(o.Gaps, a.Gaps)
+		}
+	}
+	return out
 }

@@ -47,6 +47,7 @@ func (s *Server) newEngineIO() *engineio.Server {
 		CORS:              cors,
 		ServeWebSocket:    s.serveWebSocket,
 		OnRefuse: func(r *http.Request, code int, msg string) {
+			s.stats.countHandshakeError(code)
 			s.log.Info("tsunagi: request refused", "remote", r.RemoteAddr, "code", code, "message", msg,
 				"method", r.Method, "uri", requestURI(r), "origin", r.Header.Get("Origin"))
 		},
@@ -100,6 +101,7 @@ func (s *Server) onSession(ss *engineio.Session) {
 	s.conns[c] = struct{}{}
 	s.wg.Add(1) // until sessionClosed's teardown
 	s.mu.Unlock()
+	s.stats.connsPolling.Add(1)
 	ss.OnMessage(c.sessionMessage)
 	ss.TakeUpgrades(c.acceptUpgrade)
 	ss.OnClose(func(reason string) {
@@ -137,6 +139,8 @@ func (c *conn) handleSessionMessage(data []byte, binary bool) (err error) {
 	if closed {
 		return nil
 	}
+	c.srv.stats.messagesIn.Add(1)
+	c.srv.stats.bytesIn.Add(uint64(len(data)))
 	var p wire.Packet
 	var complete bool
 	if binary {
@@ -252,6 +256,7 @@ func (c *conn) adopt(ws *websocket.Conn, bc *batchConn, br *bufio.Reader, deflat
 	}
 	c.ws, c.bc, c.br, c.deflate = ws, bc, br, deflate
 	c.ownWS = true
+	c.srv.stats.upgrades.Add(1)
 	c.park.Init(bc.Conn, c.serve)
 	q := make([]frame, 0, len(pending)+len(c.queue))
 	for _, m := range pending {

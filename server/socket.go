@@ -36,6 +36,7 @@ type Socket struct {
 	id       string
 	auth     json.RawMessage // of the CONNECT: the rest of Handshake is the conn's
 	joinedAt int64           // Unix nanoseconds
+	stats    *nsStats        // the namespace's counters
 
 	reg shared.Registry
 
@@ -63,6 +64,7 @@ func newSocket(c *conn, ns *Namespace, auth json.RawMessage, at time.Time) *Sock
 		id:        newID(),
 		auth:      auth,
 		joinedAt:  at.UnixNano(),
+		stats:     c.srv.stats.namespace(ns),
 		connected: true,
 	}
 }
@@ -209,7 +211,11 @@ func (s *Socket) emit(event string, args []any, id int64) error {
 		// a session that recovers gets it even if it was sent meanwhile.
 		return rec.broadcast(s.nsp, event, args, BroadcastOptions{Rooms: []string{s.id}})
 	}
-	return s.conn.sendPacket(p)
+	if err := s.conn.sendPacket(p); err != nil {
+		return err
+	}
+	s.stats.eventsOut.Add(1)
+	return nil
 }
 
 func encodeEvent(nsp, event string, args []any, id int64) (*wire.Packet, error) {
@@ -233,7 +239,7 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (sh
 	if !s.addAck(id, func(a shared.Args, err error) { ch <- reply{a, err} }) {
 		return shared.Args{}, shared.ErrDisconnected
 	}
-	defer s.dropAck(id)
+	defer s.forgetAck(id)
 	if err := s.emit(event, args, id); err != nil {
 		return shared.Args{}, err
 	}
@@ -242,6 +248,7 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (sh
 		return r.a, r.err
 	case <-ctx.Done():
 		if ctx.Err() == context.DeadlineExceeded {
+			s.dropAck(id) // counted as timed out
 			return shared.Args{}, fmt.Errorf("%w: %w", shared.ErrAckTimeout, ctx.Err())
 		}
 		return shared.Args{}, ctx.Err()
@@ -259,23 +266,40 @@ func (s *Socket) addAck(id int64, fn func(shared.Args, error)) bool {
 	if s.acks == nil {
 		s.acks = map[int64]func(shared.Args, error){}
 	}
+	if _, dup := s.acks[id]; !dup {
+		s.conn.srv.stats.acksPending.Add(1)
+	}
 	s.acks[id] = fn
 	return true
 }
 
-// dropAck forgets ack id, whose caller gave up.
+// dropAck forgets ack id, whose caller gave up waiting: when it was still
+// pending, it counts as timed out.
 func (s *Socket) dropAck(id int64) {
+	if s.takeAck(id) != nil {
+		s.conn.srv.stats.acksTimedOut.Add(1)
+	}
+}
+
+// forgetAck forgets ack id, which is no longer awaited: answered, or its
+// caller left for another reason than its deadline.
+func (s *Socket) forgetAck(id int64) { s.takeAck(id) }
+
+// takeAck removes and returns the callback of ack id, nil when it is not
+// pending.
+func (s *Socket) takeAck(id int64) func(shared.Args, error) {
 	s.mu.Lock()
-	delete(s.acks, id)
+	fn, ok := s.acks[id]
+	if ok {
+		delete(s.acks, id)
+		s.conn.srv.stats.acksPending.Add(-1)
+	}
 	s.mu.Unlock()
+	return fn
 }
 
 func (s *Socket) resolveAck(id int64, args shared.Args) {
-	s.mu.Lock()
-	fn, ok := s.acks[id]
-	delete(s.acks, id)
-	s.mu.Unlock()
-	if ok {
+	if fn := s.takeAck(id); fn != nil {
 		fn(args, nil)
 	}
 }
@@ -286,10 +310,16 @@ func (s *Socket) deliver(frames []frame, volatile bool) bool {
 	if !s.Connected() {
 		return false
 	}
+	var ok bool
 	if volatile {
-		return s.conn.sendVolatile(frames)
+		ok = s.conn.sendVolatile(frames)
+	} else {
+		ok = s.conn.send(frames...) == nil
 	}
-	return s.conn.send(frames...) == nil
+	if ok {
+		s.stats.eventsOut.Add(1)
+	}
+	return ok
 }
 
 // dispatch runs the handlers of one incoming event (on the dispatcher goroutine).
@@ -436,7 +466,10 @@ func (s *Socket) onClose(reason string) {
 	acks := s.acks
 	s.acks = nil
 	fns := s.onDisc
+	st := &s.conn.srv.stats
+	st.acksPending.Add(-int64(len(acks)))
 	s.mu.Unlock()
+	st.countDisconnect(reason)
 	for _, fn := range acks {
 		fn(shared.Args{}, shared.ErrDisconnected)
 	}

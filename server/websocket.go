@@ -141,6 +141,8 @@ func (c *conn) readMessage() (reason string, quiet, ok bool) {
 		c.close(ReasonParseError, websocket.StatusInvalidFramePayloadData)
 		return ReasonParseError, false, false
 	}
+	c.srv.stats.messagesIn.Add(1)
+	c.srv.stats.bytesIn.Add(uint64(len(msg)))
 	if err := c.handleMessage(typ, msg); err != nil {
 		c.log("tsunagi: closing connection after bad input", "err", err)
 		c.close(ReasonParseError, websocket.StatusPolicyViolation)
