@@ -71,6 +71,9 @@ func newNamespace(s *Server, name string, parent *ParentNamespace) *Namespace {
 	} else {
 		ns.adapter = NewMemoryAdapter(ns)
 	}
+	if ns.rec != nil {
+		ns.rec.useAdapter(ns.adapter)
+	}
 	return ns
 }
 

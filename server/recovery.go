@@ -44,6 +44,7 @@ func recoverable(reason string) bool {
 type recovery struct {
 	max    time.Duration
 	prefix string
+	store  SessionAdapter // the adapter keeps the sessions and events instead, when it can
 
 	mu       sync.Mutex
 	seq      uint64
@@ -73,9 +74,61 @@ func newRecovery(o RecoveryOptions) *recovery {
 	return &recovery{max: o.MaxDisconnectionDuration, prefix: newID()[:8], sessions: map[string]*session{}}
 }
 
+// Session is the state of a socket that lost its connection, kept for
+// connection state recovery (Options.Recovery).
+type Session struct {
+	// ID is the socket id, and PID the private id the client presents to
+	// recover.
+	ID, PID string
+	// Rooms are the socket's rooms, its own id among them.
+	Rooms []string
+	// Data is the socket's Data.
+	Data any
+}
+
+// SessionAdapter is an Adapter that keeps connection state recovery itself,
+// so that a client whose connection was cut can recover on any server of a
+// cluster, the events sent meanwhile by every server included (the Redis
+// streams adapter). When a namespace's adapter is one, and Options.Recovery
+// is on, the server's own store is not used: offsets are the adapter's.
+type SessionAdapter interface {
+	Adapter
+	// BroadcastRecoverable is Broadcast for an event that a recovering
+	// session must get: the adapter stores it and delivers it to the local
+	// sockets that opts select, with the offset under which it was stored
+	// as one more, last argument.
+	BroadcastRecoverable(p *wire.Packet, opts BroadcastOptions) error
+	// PersistSession keeps s for max.
+	PersistSession(s Session, max time.Duration)
+	// HasSession reports whether the session of private id pid is kept.
+	HasSession(pid string) bool
+	// RestoreSession takes the session of pid out of the store and, when
+	// the session and offset are known, calls connect with it, then
+	// deliver with each event for the session's rooms stored after offset,
+	// in order, before any later event reaches the socket. It reports
+	// whether it restored the session.
+	RestoreSession(pid, offset string, connect func(Session), deliver func(*wire.Packet)) bool
+}
+
+// Recovery returns the namespace's connection state recovery options
+// (Options.Recovery); recovery is off when MaxDisconnectionDuration is 0.
+func (ns *Namespace) Recovery() RecoveryOptions { return ns.srv.opts.Recovery }
+
+// useAdapter makes the adapter keep the sessions, when it can.
+func (r *recovery) useAdapter(a Adapter) {
+	r.store, _ = a.(SessionAdapter)
+}
+
 // broadcast gives the event an offset (its last argument), keeps it, and
 // delivers it through the adapter.
 func (r *recovery) broadcast(ns *Namespace, event string, args []any, opts BroadcastOptions) error {
+	if r.store != nil {
+		p, err := encodeEvent(ns.name, event, args, wire.NoID)
+		if err != nil {
+			return err
+		}
+		return r.store.BroadcastRecoverable(p, opts)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.seq++
@@ -111,6 +164,10 @@ func (r *recovery) persist(s *Socket, rooms []string, reason string) {
 	if !recoverable(reason) || s.pid == "" {
 		return
 	}
+	if r.store != nil {
+		r.store.PersistSession(Session{ID: s.id, PID: s.pid, Rooms: rooms, Data: s.Data()}, r.max)
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.prune(time.Now())
@@ -119,6 +176,9 @@ func (r *recovery) persist(s *Socket, rooms []string, reason string) {
 
 // has reports whether pid names a live session.
 func (r *recovery) has(pid string) bool {
+	if r.store != nil {
+		return r.store.HasSession(pid)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.sessions[pid]
@@ -143,6 +203,13 @@ func recoveryAuth(auth json.RawMessage) (pid, offset string) {
 // false when there is nothing to recover (unknown or expired session,
 // unknown offset): s is then a new socket.
 func (r *recovery) restore(s *Socket, pid, offset string, connect func(rooms []string)) bool {
+	if r.store != nil {
+		return r.store.RestoreSession(pid, offset, func(sess Session) {
+			s.id, s.pid, s.recovered = sess.ID, sess.PID, true
+			s.SetData(sess.Data)
+			connect(sess.Rooms)
+		}, func(p *wire.Packet) { s.conn.sendPacket(p) })
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	sess := r.sessions[pid]
