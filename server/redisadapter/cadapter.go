@@ -15,7 +15,7 @@ import (
 	"github.com/tsunagi/tsunagi/shared/wire"
 )
 
-// shardedAdapter is the server.Adapter of one namespace of a Cluster in
+// cadapter is the server.Adapter of one namespace of a Cluster in
 // ModeSharded: @socket.io/redis-adapter 8.3's createShardedAdapter, with
 // socket.io-adapter's ClusterAdapter messages over SPUBLISH/SSUBSCRIBE.
 //
@@ -27,9 +27,10 @@ import (
 // disconnectSockets apply to the local sockets at once, also while Redis
 // is down; Node publishes and then applies them locally, which gives the
 // same result.
-type shardedAdapter struct {
+type cadapter struct {
 	*server.MemoryAdapter
 	c        *Cluster
+	tr       transport
 	ns       *server.Namespace
 	nsp      string
 	uid      string
@@ -46,7 +47,7 @@ type shardedAdapter struct {
 	closed   bool
 }
 
-var _ server.StatsAdapter = (*shardedAdapter)(nil)
+var _ server.StatsAdapter = (*cadapter)(nil)
 
 // nodeUID is randomBytes(8).toString("hex"), as ClusterAdapter makes it.
 func nodeUID() string {
@@ -56,22 +57,9 @@ func nodeUID() string {
 }
 
 func (c *Cluster) shardedAdapter(ns *server.Namespace) server.Adapter {
-	uid := nodeUID()
-	main := c.opts.Key + "#" + ns.Name() + "#"
-	a := &shardedAdapter{
-		MemoryAdapter: server.NewMemoryAdapter(ns),
-		c:             c,
-		ns:            ns,
-		nsp:           ns.Name(),
-		uid:           uid,
-		main:          main,
-		own:           main + uid + "#",
-		dynamic:       c.opts.SubscriptionMode != SubscriptionStatic,
-		private:       c.opts.SubscriptionMode == SubscriptionDynamicPrivate,
-		ready:         make(chan struct{}),
-		roomSubs:      map[string]bool{},
-		requests:      map[string]*request{},
-	}
+	a := newCAdapter(c, ns, shardedTransport{})
+	a.dynamic = c.opts.SubscriptionMode != SubscriptionStatic
+	a.private = c.opts.SubscriptionMode == SubscriptionDynamicPrivate
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -84,6 +72,25 @@ func (c *Cluster) shardedAdapter(ns *server.Namespace) server.Adapter {
 	c.shards.add(a.main, a.ready)
 	c.shards.add(a.own, nil)
 	return a
+}
+
+// newCAdapter makes the adapter of ns; its channels are not subscribed.
+func newCAdapter(c *Cluster, ns *server.Namespace, tr transport) *cadapter {
+	uid := nodeUID()
+	main := c.opts.Key + "#" + ns.Name() + "#"
+	return &cadapter{
+		MemoryAdapter: server.NewMemoryAdapter(ns),
+		c:             c,
+		tr:            tr,
+		ns:            ns,
+		nsp:           ns.Name(),
+		uid:           uid,
+		main:          main,
+		own:           main + uid + "#",
+		ready:         make(chan struct{}),
+		roomSubs:      map[string]bool{},
+		requests:      map[string]*request{},
+	}
 }
 
 // route sends what arrives on channel to a (nil: nowhere).
@@ -101,12 +108,12 @@ func (c *Cluster) route(channel string, a routed) {
 type routed interface{ handle(m inMsg) }
 
 // AdapterStats implements server.StatsAdapter: the Cluster's counters.
-func (a *shardedAdapter) AdapterStats() server.AdapterStats { return a.c.Stats() }
+func (a *cadapter) AdapterStats() server.AdapterStats { return a.c.Stats() }
 
 // separate reports whether room gets a channel of its own
 // (shouldUseASeparateNamespace): in dynamic mode a public room, one that
 // is not a local socket's id; in dynamic-private mode every room.
-func (a *shardedAdapter) separate(id, room string) bool {
+func (a *cadapter) separate(id, room string) bool {
 	if !a.dynamic {
 		return false
 	}
@@ -116,7 +123,7 @@ func (a *shardedAdapter) separate(id, room string) bool {
 // reconcile subscribes to room's channel when the room has a local socket
 // and unsubscribes when it has none, whatever order the joins and leaves
 // of several goroutines came in.
-func (a *shardedAdapter) reconcile(room string) {
+func (a *cadapter) reconcile(room string) {
 	a.roomMu.Lock()
 	defer a.roomMu.Unlock()
 	has, subbed := a.MemoryAdapter.HasRoom(room), a.roomSubs[room]
@@ -134,14 +141,14 @@ func (a *shardedAdapter) reconcile(room string) {
 	}
 }
 
-func (a *shardedAdapter) isClosed() bool {
+func (a *cadapter) isClosed() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.closed
 }
 
 // AddAll implements server.Adapter.
-func (a *shardedAdapter) AddAll(id string, rooms []string) {
+func (a *cadapter) AddAll(id string, rooms []string) {
 	a.MemoryAdapter.AddAll(id, rooms)
 	for _, r := range rooms {
 		if a.separate(id, r) {
@@ -151,7 +158,7 @@ func (a *shardedAdapter) AddAll(id string, rooms []string) {
 }
 
 // Del implements server.Adapter.
-func (a *shardedAdapter) Del(id, room string) {
+func (a *cadapter) Del(id, room string) {
 	a.MemoryAdapter.Del(id, room)
 	if a.separate(id, room) {
 		a.reconcile(room)
@@ -159,7 +166,7 @@ func (a *shardedAdapter) Del(id, room string) {
 }
 
 // DelAll implements server.Adapter.
-func (a *shardedAdapter) DelAll(id string) {
+func (a *cadapter) DelAll(id string) {
 	if !a.dynamic {
 		a.MemoryAdapter.DelAll(id)
 		return
@@ -173,11 +180,53 @@ func (a *shardedAdapter) DelAll(id string) {
 	}
 }
 
+// transport is how a cadapter's messages travel: sharded pub/sub, or a
+// stream and pub/sub.
+type transport interface {
+	// publish queues m, its uid and nsp set, without waiting; false when
+	// it could not.
+	publish(a *cadapter, m *ClusterMessage) bool
+	// publishWait publishes m and waits for Redis' reply; it returns the
+	// stream entry id when m went through a stream.
+	publishWait(ctx context.Context, a *cadapter, m *ClusterMessage) (string, error)
+	// respond answers the server with uid requester.
+	respond(a *cadapter, requester string, m *ClusterMessage)
+}
+
+// shardedTransport is createShardedAdapter's: SPUBLISH, msgpack.
+type shardedTransport struct{}
+
+func (shardedTransport) publish(a *cadapter, m *ClusterMessage) bool {
+	b, err := m.EncodeMsgpack()
+	if err != nil {
+		a.c.logger().Warn("redisadapter: message not published", "nsp", a.nsp, "type", m.Type, "err", err)
+		return false
+	}
+	return a.c.publish(a.channelOf(m), b)
+}
+
+func (shardedTransport) publishWait(ctx context.Context, a *cadapter, m *ClusterMessage) (string, error) {
+	b, err := m.EncodeMsgpack()
+	if err != nil {
+		return "", err
+	}
+	return "", a.c.publishWait(ctx, a.channelOf(m), b)
+}
+
+func (shardedTransport) respond(a *cadapter, requester string, m *ClusterMessage) {
+	b, err := m.EncodeMsgpack()
+	if err != nil {
+		a.c.logger().Warn("redisadapter: answer not published", "nsp", a.nsp, "type", m.Type, "err", err)
+		return
+	}
+	a.c.publish(a.main+requester+"#", b)
+}
+
 // channelOf is where m is published (computeChannel): a broadcast without
 // acks to exactly one room goes to the room's channel in the dynamic
 // modes (in dynamic mode unless the room looks like a socket id, 20
 // characters), everything else to the namespace's.
-func (a *shardedAdapter) channelOf(m *ClusterMessage) string {
+func (a *cadapter) channelOf(m *ClusterMessage) string {
 	if m.Type == MessageBroadcast && m.RequestID == "" && len(m.Opts.Rooms) == 1 && a.dynamic {
 		if room := m.Opts.Rooms[0]; a.private || len(room) != 20 {
 			return a.main + room + "#"
@@ -186,36 +235,21 @@ func (a *shardedAdapter) channelOf(m *ClusterMessage) string {
 	return a.main
 }
 
-// encode fills in uid and nsp and encodes m as msgpack, which every
-// sharded adapter reads whether or not it holds binary.
-func (a *shardedAdapter) encode(m *ClusterMessage) ([]byte, error) {
-	m.UID, m.Nsp = a.uid, a.nsp
-	return m.EncodeMsgpack()
-}
-
 // send publishes m without waiting; false when it could not.
-func (a *shardedAdapter) send(m ClusterMessage) bool {
-	b, err := a.encode(&m)
-	if err != nil {
-		a.c.logger().Warn("redisadapter: message not published", "nsp", a.nsp, "type", m.Type, "err", err)
-		return false
-	}
-	return a.c.publish(a.channelOf(&m), b)
+func (a *cadapter) send(m ClusterMessage) bool {
+	m.UID, m.Nsp = a.uid, a.nsp
+	return a.tr.publish(a, &m)
 }
 
 // respond publishes an answer to the server with uid requester.
-func (a *shardedAdapter) respond(requester string, m ClusterMessage) {
-	b, err := a.encode(&m)
-	if err != nil {
-		a.c.logger().Warn("redisadapter: answer not published", "nsp", a.nsp, "type", m.Type, "err", err)
-		return
-	}
-	a.c.publish(a.main+requester+"#", b)
+func (a *cadapter) respond(requester string, m ClusterMessage) {
+	m.UID, m.Nsp = a.uid, a.nsp
+	a.tr.respond(a, requester, &m)
 }
 
 // Broadcast implements server.Adapter: it publishes, then delivers to the
 // local sockets. While Redis is unreachable only the local sockets get it.
-func (a *shardedAdapter) Broadcast(p *wire.Packet, opts server.BroadcastOptions) {
+func (a *cadapter) Broadcast(p *wire.Packet, opts server.BroadcastOptions) {
 	if !opts.Flags.Local {
 		if v, err := PacketValue(p.Data, p.Buffers); err != nil {
 			a.c.logger().Warn("redisadapter: broadcast not published", "nsp", a.nsp, "err", err)
@@ -227,7 +261,7 @@ func (a *shardedAdapter) Broadcast(p *wire.Packet, opts server.BroadcastOptions)
 }
 
 // BroadcastWithAck implements server.Adapter.
-func (a *shardedAdapter) BroadcastWithAck(ctx context.Context, p *wire.Packet, opts server.BroadcastOptions, clientCount func(int), ack func(shared.Args, error)) {
+func (a *cadapter) BroadcastWithAck(ctx context.Context, p *wire.Packet, opts server.BroadcastOptions, clientCount func(int), ack func(shared.Args, error)) {
 	if !opts.Flags.Local {
 		v, err := PacketValue(p.Data, p.Buffers)
 		if err != nil {
@@ -248,7 +282,7 @@ func (a *shardedAdapter) BroadcastWithAck(ctx context.Context, p *wire.Packet, o
 	a.MemoryAdapter.BroadcastWithAck(ctx, p, opts, clientCount, ack)
 }
 
-func (a *shardedAdapter) track(ctx context.Context, id string, r *request) {
+func (a *cadapter) track(ctx context.Context, id string, r *request) {
 	r.done = make(chan struct{})
 	a.mu.Lock()
 	a.requests[id] = r
@@ -256,7 +290,7 @@ func (a *shardedAdapter) track(ctx context.Context, id string, r *request) {
 	context.AfterFunc(ctx, func() { a.forget(id) })
 }
 
-func (a *shardedAdapter) forget(id string) {
+func (a *cadapter) forget(id string) {
 	a.mu.Lock()
 	delete(a.requests, id)
 	a.mu.Unlock()
@@ -264,7 +298,7 @@ func (a *shardedAdapter) forget(id string) {
 
 // ServerCount implements server.Adapter: PUBSUB SHARDNUMSUB of the
 // namespace's channel, summed over a Redis Cluster's masters.
-func (a *shardedAdapter) ServerCount(ctx context.Context) (int, error) {
+func (a *cadapter) ServerCount(ctx context.Context) (int, error) {
 	select {
 	case <-a.ready:
 	case <-ctx.Done():
@@ -278,7 +312,7 @@ func (a *shardedAdapter) ServerCount(ctx context.Context) (int, error) {
 
 // ask publishes a request and waits for every other server's answer, until
 // ctx is done or RequestsTimeout passed; see adapter.ask.
-func (a *shardedAdapter) ask(ctx context.Context, what string, r *request, m ClusterMessage) (*request, error) {
+func (a *cadapter) ask(ctx context.Context, what string, r *request, m ClusterMessage) (*request, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.c.opts.RequestsTimeout)
 	defer cancel()
 	servers, err := a.ServerCount(ctx)
@@ -290,13 +324,10 @@ func (a *shardedAdapter) ask(ctx context.Context, what string, r *request, m Clu
 		return r, nil
 	}
 	m.RequestID = nodeUID()
-	b, err := a.encode(&m)
-	if err != nil {
-		return r, err
-	}
+	m.UID, m.Nsp = a.uid, a.nsp
 	a.track(ctx, m.RequestID, r)
 	defer a.forget(m.RequestID)
-	if err := a.c.publishWait(ctx, a.main, b); err != nil {
+	if _, err := a.tr.publishWait(ctx, a, &m); err != nil {
 		return r, fmt.Errorf("redisadapter: %s: %w", what, err)
 	}
 	select {
@@ -311,7 +342,7 @@ func (a *shardedAdapter) ask(ctx context.Context, what string, r *request, m Clu
 }
 
 // FetchSockets implements server.Adapter.
-func (a *shardedAdapter) FetchSockets(ctx context.Context, opts server.BroadcastOptions) ([]server.SocketInfo, error) {
+func (a *cadapter) FetchSockets(ctx context.Context, opts server.BroadcastOptions) ([]server.SocketInfo, error) {
 	local, _ := a.MemoryAdapter.FetchSockets(ctx, opts)
 	if opts.Flags.Local {
 		return local, nil
@@ -333,7 +364,7 @@ func (a *shardedAdapter) FetchSockets(ctx context.Context, opts server.Broadcast
 // AllRooms implements server.Adapter. The ClusterAdapter protocol has no
 // request for it: the rooms are those of every socket that fetchSockets
 // finds, which is every room that has a socket.
-func (a *shardedAdapter) AllRooms(ctx context.Context) ([]string, error) {
+func (a *cadapter) AllRooms(ctx context.Context) ([]string, error) {
 	socks, err := a.FetchSockets(ctx, server.BroadcastOptions{})
 	seen := map[string]struct{}{}
 	for _, room := range a.MemoryAdapter.Rooms() {
@@ -352,7 +383,7 @@ func (a *shardedAdapter) AllRooms(ctx context.Context) ([]string, error) {
 }
 
 // AddSockets implements server.Adapter.
-func (a *shardedAdapter) AddSockets(opts server.BroadcastOptions, rooms []string) {
+func (a *cadapter) AddSockets(opts server.BroadcastOptions, rooms []string) {
 	if !opts.Flags.Local {
 		a.send(ClusterMessage{Type: MessageSocketsJoin, Opts: toWire(opts), Rooms: rooms})
 	}
@@ -360,7 +391,7 @@ func (a *shardedAdapter) AddSockets(opts server.BroadcastOptions, rooms []string
 }
 
 // DelSockets implements server.Adapter.
-func (a *shardedAdapter) DelSockets(opts server.BroadcastOptions, rooms []string) {
+func (a *cadapter) DelSockets(opts server.BroadcastOptions, rooms []string) {
 	if !opts.Flags.Local {
 		a.send(ClusterMessage{Type: MessageSocketsLeave, Opts: toWire(opts), Rooms: rooms})
 	}
@@ -368,7 +399,7 @@ func (a *shardedAdapter) DelSockets(opts server.BroadcastOptions, rooms []string
 }
 
 // DisconnectSockets implements server.Adapter.
-func (a *shardedAdapter) DisconnectSockets(opts server.BroadcastOptions, closeConn bool) {
+func (a *cadapter) DisconnectSockets(opts server.BroadcastOptions, closeConn bool) {
 	if !opts.Flags.Local {
 		a.send(ClusterMessage{Type: MessageDisconnectSockets, Opts: toWire(opts), Close: closeConn})
 	}
@@ -376,7 +407,7 @@ func (a *shardedAdapter) DisconnectSockets(opts server.BroadcastOptions, closeCo
 }
 
 // ServerSideEmit implements server.Adapter.
-func (a *shardedAdapter) ServerSideEmit(p *wire.Packet) error {
+func (a *cadapter) ServerSideEmit(p *wire.Packet) error {
 	v, err := PacketValue(p.Data, p.Buffers)
 	if err != nil {
 		return fmt.Errorf("redisadapter: serverSideEmit: %w", err)
@@ -388,7 +419,7 @@ func (a *shardedAdapter) ServerSideEmit(p *wire.Packet) error {
 }
 
 // ServerSideEmitWithAck implements server.Adapter.
-func (a *shardedAdapter) ServerSideEmitWithAck(ctx context.Context, p *wire.Packet) ([]shared.Args, error) {
+func (a *cadapter) ServerSideEmitWithAck(ctx context.Context, p *wire.Packet) ([]shared.Args, error) {
 	v, err := PacketValue(p.Data, p.Buffers)
 	if err != nil {
 		return nil, fmt.Errorf("redisadapter: serverSideEmitWithAck: %w", err)
@@ -401,7 +432,7 @@ func (a *shardedAdapter) ServerSideEmitWithAck(ctx context.Context, p *wire.Pack
 
 // Close implements server.Adapter: it unsubscribes the namespace's
 // channels, rooms included, and ends its pending requests.
-func (a *shardedAdapter) Close() error {
+func (a *cadapter) Close() error {
 	a.mu.Lock()
 	if a.closed {
 		a.mu.Unlock()
@@ -426,7 +457,7 @@ func (a *shardedAdapter) Close() error {
 
 // handle reads one message of the namespace's channels, on the Cluster's
 // dispatching goroutine. Everything in it is untrusted.
-func (a *shardedAdapter) handle(in inMsg) {
+func (a *cadapter) handle(in inMsg) {
 	if in.channel != a.main && in.channel != a.own {
 		// A room's channel: not even decoded without a local socket in
 		// the room (it may be a message still in flight after the leave).
@@ -486,7 +517,7 @@ func (a *shardedAdapter) handle(in inMsg) {
 	}
 }
 
-func (a *shardedAdapter) serverSide(m ClusterMessage) {
+func (a *cadapter) serverSide(m ClusterMessage) {
 	data, bufs, err := m.Packet.PacketData()
 	if err != nil {
 		a.c.dropMalformed(a.main, err)
@@ -532,7 +563,7 @@ func ackValue(arg any) (Value, error) {
 
 // remoteBroadcastWithAck runs another server's broadcast with acks on the
 // local sockets: one client count, then one answer per client's ack.
-func (a *shardedAdapter) remoteBroadcastWithAck(m ClusterMessage, p *wire.Packet) {
+func (a *cadapter) remoteBroadcastWithAck(m ClusterMessage, p *wire.Packet) {
 	timeout := a.c.opts.RequestsTimeout
 	if t := m.Opts.Flags.Timeout; t != nil && *t > 0 {
 		timeout = time.Duration(*t) * time.Millisecond
@@ -571,7 +602,7 @@ func (a *shardedAdapter) remoteBroadcastWithAck(m ClusterMessage, p *wire.Packet
 }
 
 // handleResponse reads an answer to one of this server's requests.
-func (a *shardedAdapter) handleResponse(channel string, m ClusterMessage) {
+func (a *cadapter) handleResponse(channel string, m ClusterMessage) {
 	a.mu.Lock()
 	r := a.requests[m.RequestID]
 	if r == nil {
