@@ -10,6 +10,7 @@
 //	go run ./cmd/benchserver -addr 127.0.0.1:8125 -cpuprofile cpu.pprof   # written on SIGINT/SIGTERM
 //	go run ./cmd/benchserver -addr 127.0.0.1:8125 -pprof 127.0.0.1:6060   # net/http/pprof there (heap, goroutines, …)
 //	go run ./cmd/benchserver -addr 127.0.0.1:8125 -redis redis://127.0.0.1:6379   # joins a cluster (classic adapter)
+//	go run ./cmd/benchserver -addr 127.0.0.1:8125 -metrics   # Prometheus metrics (server/metrics) at /metrics
 //
 // With -redis, the adapter's counters (AdapterStats) are logged to stderr
 // as one "benchserver: adapter stats" line at exit.
@@ -31,7 +32,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/tsunagi/tsunagi/server"
+	"github.com/tsunagi/tsunagi/server/metrics"
 	"github.com/tsunagi/tsunagi/server/redisadapter"
 	"github.com/tsunagi/tsunagi/shared"
 )
@@ -42,6 +47,7 @@ func main() {
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof's /debug/pprof/ on this address (a listener of its own, loopback only)")
 	redisURL := flag.String("redis", "", "join a cluster over this Redis (redis://HOST:PORT) with the Redis adapter")
 	redisMode := flag.String("redis-mode", "classic", "the Redis adapter's mode; only classic (@socket.io/redis-adapter createAdapter) exists")
+	withMetrics := flag.Bool("metrics", false, "register server/metrics' collector in a registry of its own and serve it at /metrics")
 	flag.Parse()
 
 	if *pprofAddr != "" {
@@ -123,6 +129,11 @@ func main() {
 
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", srv)
+	if *withMetrics {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(metrics.NewCollector(srv))
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	}
 	hs := &http.Server{Handler: mux}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
