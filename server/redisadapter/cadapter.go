@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/tsunagi/tsunagi/server"
 	"github.com/tsunagi/tsunagi/shared"
 	"github.com/tsunagi/tsunagi/shared/wire"
@@ -37,6 +39,7 @@ type cadapter struct {
 	main     string // {key}#{nsp}#
 	own      string // {key}#{nsp}#{uid}#
 	dynamic  bool   // rooms get channels
+	recovery bool   // the server's Options.Recovery is on (streams mode)
 	private  bool   // socket ids too (dynamic-private)
 	ready    chan struct{}
 	roomMu   sync.Mutex      // serializes room subscriptions
@@ -132,11 +135,11 @@ func (a *cadapter) reconcile(room string) {
 		a.roomSubs[room] = true
 		ch := a.main + room + "#"
 		a.c.route(ch, a)
-		a.c.shards.add(ch, nil)
+		a.c.chans().add(ch, nil)
 	case !has && subbed:
 		delete(a.roomSubs, room)
 		ch := a.main + room + "#"
-		a.c.shards.remove(ch)
+		a.c.chans().remove(ch)
 		a.c.route(ch, nil)
 	}
 }
@@ -449,7 +452,7 @@ func (a *cadapter) Close() error {
 	a.roomSubs = map[string]bool{}
 	a.roomMu.Unlock()
 	for _, ch := range chans {
-		a.c.shards.remove(ch)
+		a.c.chans().remove(ch)
 		a.c.route(ch, nil)
 	}
 	return a.MemoryAdapter.Close()
@@ -480,19 +483,66 @@ func (a *cadapter) handle(in inMsg) {
 		a.handleResponse(in.channel, m)
 		return
 	}
+	a.apply(m, in.channel, "")
+}
+
+// handleEntry reads one entry of the namespace's stream, on the
+// dispatching goroutine, under the stream's lock.
+func (a *cadapter) handleEntry(e redis.XMessage) {
+	m, err := decodeEntry(e.Values)
+	if err != nil {
+		a.c.dropMalformed(e.ID, err)
+		return
+	}
+	if m.Nsp != a.nsp {
+		return
+	}
+	if m.UID == a.uid {
+		if _, deferred := e.Values[deferredField]; deferred && m.Type == MessageBroadcast && m.RequestID == "" {
+			// A recoverable broadcast of this server's, delivered here
+			// in the stream's order.
+			if p, err := a.eventPacket(m.Packet, e.ID); err == nil {
+				a.MemoryAdapter.Broadcast(p, fromWire(m.Opts))
+			}
+		}
+		return
+	}
+	a.apply(m, e.ID, e.ID)
+}
+
+// eventPacket makes the EVENT of data, [event, ...args], with offset
+// appended as its last argument unless offset is "".
+func (a *cadapter) eventPacket(v Value, offset string) (*wire.Packet, error) {
+	data, bufs, err := v.PacketData()
+	if err == nil {
+		_, _, err = shared.ParseEvent(data, bufs)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if offset != "" {
+		data = appendOffset(data, offset)
+	}
+	p := &wire.Packet{Type: wire.EventPacket, Namespace: a.nsp, ID: wire.NoID, Data: data, Buffers: bufs}
+	if len(bufs) > 0 {
+		p.Type = wire.BinaryEvent
+	}
+	return p, nil
+}
+
+// apply runs a message of another server; offset is its stream entry id,
+// "" when it came over pub/sub.
+func (a *cadapter) apply(m ClusterMessage, from, offset string) {
 	switch m.Type {
 	case MessageBroadcast:
-		data, bufs, err := m.Packet.PacketData()
-		if err == nil {
-			_, _, err = shared.ParseEvent(data, bufs)
+		// Node's addOffsetIfNecessary.
+		if !a.recovery || m.RequestID != "" || m.Opts.Flags.Volatile != nil {
+			offset = ""
 		}
+		p, err := a.eventPacket(m.Packet, offset)
 		if err != nil {
-			a.c.dropMalformed(in.channel, err)
+			a.c.dropMalformed(from, err)
 			return
-		}
-		p := &wire.Packet{Type: wire.EventPacket, Namespace: a.nsp, ID: wire.NoID, Data: data, Buffers: bufs}
-		if len(bufs) > 0 {
-			p.Type = wire.BinaryEvent
 		}
 		if m.RequestID != "" {
 			a.remoteBroadcastWithAck(m, p)

@@ -77,6 +77,31 @@ type Options struct {
 	// subscriber keeps one connection per master and follows each
 	// channel's slot when it moves.
 	RedisCluster bool
+
+	// StreamName is the stream of ModeStreams ("socket.io" by default,
+	// as the streams adapter's streamName).
+	StreamName string
+	// StreamCount spreads the namespaces over this many streams (default
+	// 1), named StreamName-i, i from Java's hashCode of the namespace
+	// modulo StreamCount, as Node computes it.
+	StreamCount int
+	// MaxLen trims the stream to about this many entries (default
+	// 10,000): the recovery window is that many entries of every
+	// namespace of the stream together.
+	MaxLen int64
+	// ReadCount is the most entries one XREAD returns (default 100).
+	ReadCount int64
+	// BlockTime is how long one XREAD waits (default 5 s).
+	BlockTime time.Duration
+	// SessionKeyPrefix prefixes the keys of recovery sessions (default
+	// "sio:session:").
+	SessionKeyPrefix string
+	// UseShardedPubSub sends the requests of ModeStreams over sharded
+	// pub/sub (SPUBLISH), as Node's useShardedPubSub.
+	UseShardedPubSub bool
+	// OnlyPlaintext writes stream entries as JSON only, binary included
+	// (as {"type":"Buffer",...}), as Node's onlyPlaintext.
+	OnlyPlaintext bool
 }
 
 // Mode is the protocol a Cluster speaks.
@@ -92,6 +117,10 @@ const (
 	// (Redis 7's sharded pub/sub, SPUBLISH/SSUBSCRIBE) with
 	// socket.io-adapter's ClusterAdapter messages.
 	ModeSharded Mode = "sharded"
+	// ModeStreams is @socket.io/redis-streams-adapter 0.3: broadcasts
+	// through a Redis stream (XADD/XREAD), requests over pub/sub, and
+	// connection state recovery across servers.
+	ModeStreams Mode = "streams"
 )
 
 // SubscriptionMode is which rooms get a channel of their own in sharded
@@ -140,32 +169,44 @@ type Cluster struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	out         chan outMsg         // to publish
-	in          chan inMsg          // read, to handle
-	sse         chan func()         // server-side events, to run
-	sub         *subscriber         // the subscriber connection (classic)
-	shards      *shardSubscriber    // the subscriber connections (sharded)
-	mu          sync.RWMutex        // guards routes and closed
-	routes      map[string]*adapter // channel or pattern → the adapter it belongs to (classic)
-	shardRoutes map[string]routed   // channel → the adapter it belongs to (sharded)
+	out         chan outMsg              // to publish
+	in          chan inMsg               // read, to handle
+	sse         chan func()              // server-side events, to run
+	sub         *subscriber              // the subscriber connection (classic)
+	shards      *shardSubscriber         // the subscriber connections (sharded, or streams with UseShardedPubSub)
+	streams     map[string]*streamReader // by stream name (streams)
+	nspRoutes   map[string]*cadapter     // namespace → its adapter (streams)
+	mu          sync.RWMutex             // guards routes and closed
+	routes      map[string]*adapter      // channel or pattern → the adapter it belongs to (classic)
+	shardRoutes map[string]routed        // channel → the adapter it belongs to (sharded)
 	closed      bool
 
 	stats struct {
 		published, publishErrors, received, malformed, dropped, gaps atomic.Uint64
 	}
-	publishLog, dropLog, malformedLog limitedLog
+	publishLog, dropLog, malformedLog, streamLog limitedLog
 }
 
 type outMsg struct {
 	channel string
 	payload []byte
-	sharded bool       // SPUBLISH rather than PUBLISH
-	done    chan error // nil for fire and forget
+	sharded bool            // SPUBLISH rather than PUBLISH
+	xadd    *redis.XAddArgs // XADD instead of a publish
+	id      *string         // where the XADD's entry id goes, before done
+	set     *setArgs        // SET instead
+	done    chan error      // nil for fire and forget
 }
 
 type inMsg struct {
 	channel, pattern string
 	payload          string
+	entry            *streamEntry // a stream's entry instead
+}
+
+// setArgs are SET key value PX ttl.
+type setArgs struct {
+	key, value string
+	ttl        time.Duration
 }
 
 // New connects to Redis and starts the cluster's goroutines. It fails when
@@ -193,9 +234,27 @@ func New(ctx context.Context, o Options) (*Cluster, error) {
 	switch o.Mode {
 	case "":
 		o.Mode = ModeClassic
-	case ModeClassic, ModeSharded:
+	case ModeClassic, ModeSharded, ModeStreams:
 	default:
-		return nil, fmt.Errorf("redisadapter: Options.Mode %q: want %q or %q", o.Mode, ModeClassic, ModeSharded)
+		return nil, fmt.Errorf("redisadapter: Options.Mode %q: want %q, %q or %q", o.Mode, ModeClassic, ModeSharded, ModeStreams)
+	}
+	if o.StreamName == "" {
+		o.StreamName = "socket.io"
+	}
+	if o.StreamCount <= 0 {
+		o.StreamCount = 1
+	}
+	if o.MaxLen <= 0 {
+		o.MaxLen = 10_000
+	}
+	if o.ReadCount <= 0 {
+		o.ReadCount = 100
+	}
+	if o.BlockTime <= 0 {
+		o.BlockTime = 5 * time.Second
+	}
+	if o.SessionKeyPrefix == "" {
+		o.SessionKeyPrefix = "sio:session:"
 	}
 	switch o.SubscriptionMode {
 	case "":
@@ -230,6 +289,8 @@ func New(ctx context.Context, o Options) (*Cluster, error) {
 		sse:         make(chan func(), 1024),
 		routes:      map[string]*adapter{},
 		shardRoutes: map[string]routed{},
+		streams:     map[string]*streamReader{},
+		nspRoutes:   map[string]*cadapter{},
 	}
 	if o.Logger != nil {
 		c.log.Store(o.Logger)
@@ -239,7 +300,7 @@ func New(ctx context.Context, o Options) (*Cluster, error) {
 	go c.publishLoop()
 	go c.dispatchLoop()
 	go c.sseLoop()
-	if o.Mode == ModeSharded {
+	if o.Mode == ModeSharded || o.Mode == ModeStreams && o.UseShardedPubSub {
 		c.shards = newShardSubscriber(c)
 	} else {
 		c.sub = newSubscriber(c)
@@ -292,8 +353,11 @@ func (c *Cluster) logger() *slog.Logger {
 // channels at once and unsubscribes on Close.
 func (c *Cluster) Adapter(ns *server.Namespace) server.Adapter {
 	c.log.CompareAndSwap(nil, ns.Logger())
-	if c.opts.Mode == ModeSharded {
+	switch c.opts.Mode {
+	case ModeSharded:
 		return c.shardedAdapter(ns)
+	case ModeStreams:
+		return c.streamsAdapter(ns)
 	}
 	a := newAdapter(c, ns)
 	c.mu.Lock()
@@ -357,6 +421,45 @@ func (c *Cluster) publish(channel string, payload []byte) bool {
 	}
 }
 
+// enqueue queues a command for the publishing goroutine without waiting;
+// false when the queue is full (the loss is counted and logged).
+func (c *Cluster) enqueue(m outMsg) bool {
+	select {
+	case c.out <- m:
+		return true
+	default:
+		c.stats.publishErrors.Add(1)
+		c.publishLog.warn(c.logger(), "redisadapter: publish queue full; a message was not sent", "queue", cap(c.out))
+		return false
+	}
+}
+
+// enqueueWait queues a command, waiting for room until ctx is done.
+func (c *Cluster) enqueueWait(ctx context.Context, m outMsg) bool {
+	select {
+	case c.out <- m:
+		return true
+	case <-ctx.Done():
+	case <-c.ctx.Done():
+	}
+	return false
+}
+
+// chanSubscriber subscribes channels one by one.
+type chanSubscriber interface {
+	add(channel string, ready chan struct{})
+	remove(channel string)
+}
+
+// chans is the subscriber of the ClusterAdapter-protocol adapters'
+// channels: sharded, or the classic one.
+func (c *Cluster) chans() chanSubscriber {
+	if c.shards != nil {
+		return c.shards
+	}
+	return classicChans{c.sub}
+}
+
 // publishWait publishes and waits for Redis' reply, or ctx.
 func (c *Cluster) publishWait(ctx context.Context, channel string, payload []byte) error {
 	done := make(chan error, 1)
@@ -401,14 +504,21 @@ func (c *Cluster) publishLoop() {
 			}
 		}
 		var err error
+		var cmds []redis.Cmder
 		switch m := batch[0]; {
-		case len(batch) > 1:
+		case len(batch) > 1 || m.xadd != nil || m.set != nil:
 			pipe := c.rdb.Pipeline()
-			for _, m := range batch {
-				if m.sharded {
-					pipe.SPublish(c.ctx, m.channel, m.payload)
-				} else {
-					pipe.Publish(c.ctx, m.channel, m.payload)
+			cmds = make([]redis.Cmder, len(batch))
+			for i, m := range batch {
+				switch {
+				case m.xadd != nil:
+					cmds[i] = pipe.XAdd(c.ctx, m.xadd)
+				case m.set != nil:
+					cmds[i] = pipe.Set(c.ctx, m.set.key, m.set.value, m.set.ttl)
+				case m.sharded:
+					cmds[i] = pipe.SPublish(c.ctx, m.channel, m.payload)
+				default:
+					cmds[i] = pipe.Publish(c.ctx, m.channel, m.payload)
 				}
 			}
 			_, err = pipe.Exec(c.ctx)
@@ -423,10 +533,18 @@ func (c *Cluster) publishLoop() {
 		} else {
 			c.stats.published.Add(uint64(len(batch)))
 		}
-		for _, m := range batch {
-			if m.done != nil {
-				m.done <- err
+		for i, m := range batch {
+			if m.done == nil {
+				continue
 			}
+			e := err
+			if cmds != nil {
+				e = cmds[i].Err()
+				if m.id != nil && e == nil {
+					*m.id = cmds[i].(*redis.StringCmd).Val()
+				}
+			}
+			m.done <- e
 		}
 	}
 }
@@ -490,13 +608,17 @@ func (c *Cluster) dispatchLoop() {
 	for {
 		select {
 		case m := <-c.in:
+			if m.entry != nil {
+				c.handleEntry(m.entry)
+				continue
+			}
 			key := m.channel
 			if m.pattern != "" {
 				key = m.pattern
 			}
 			c.mu.RLock()
 			var a routed
-			if c.shards != nil {
+			if c.opts.Mode != ModeClassic {
 				a = c.shardRoutes[key]
 			} else if ca := c.routes[key]; ca != nil {
 				a = ca

@@ -110,7 +110,7 @@ func (s *shardSubscriber) place(channel string) {
 	if err != nil {
 		s.unplaced[channel] = true
 		s.mu.Unlock()
-		s.c.publishLog.warn(s.c.logger(), "redisadapter: no Redis node for a channel yet; retrying", "channel", channel, "err", err)
+		s.c.streamLog.warn(s.c.logger(), "redisadapter: no Redis node for a channel yet; retrying", "channel", channel, "err", err)
 		s.wake()
 		return
 	}

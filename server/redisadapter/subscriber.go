@@ -251,3 +251,35 @@ func (s *subscriber) replace() {
 		_ = ps.PSubscribe(s.c.ctx, pats...)
 	}
 }
+
+// classicChans subscribes channels one by one on the classic subscriber,
+// for the streams adapter's pub/sub.
+type classicChans struct{ s *subscriber }
+
+func (c classicChans) add(channel string, ready chan struct{}) {
+	s := c.s
+	s.mu.Lock()
+	s.channels[channel] = true
+	if ready != nil {
+		s.waiters[channel] = append(s.waiters[channel], ready)
+	}
+	ps := s.ps
+	s.mu.Unlock()
+	_ = ps.Subscribe(s.c.ctx, channel)
+}
+
+func (c classicChans) remove(channel string) {
+	s := c.s
+	s.mu.Lock()
+	delete(s.channels, channel)
+	delete(s.waiters, channel)
+	ps := s.ps
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.c.ctx, 3*time.Second)
+	defer cancel()
+	_ = ps.Unsubscribe(ctx, channel)
+}
