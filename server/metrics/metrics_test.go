@@ -1,18 +1,22 @@
 package metrics_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
@@ -356,5 +360,78 @@ func TestAdapterMetrics(t *testing.T) {
 		"tsunagi_adapter_malformed_total":      2,
 		"tsunagi_adapter_dropped_total":        3,
 		"tsunagi_adapter_gaps_total":           4,
+	})
+}
+
+// smallSendBuffers is a listener whose connections have an 8 KB kernel
+// send buffer, so that a client that reads nothing blocks the writer soon.
+type smallSendBuffers struct{ net.Listener }
+
+func (l smallSendBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		c.(*net.TCPConn).SetWriteBuffer(8 << 10)
+	}
+	return c, err
+}
+
+// TestSlowClientEviction: a raw WebSocket client that joins and then reads
+// nothing is evicted once its queue overflows, and counted once.
+func TestSlowClientEviction(t *testing.T) {
+	srv := server.New(&server.Options{Logger: quiet, MaxQueue: 16, WriteTimeout: 200 * time.Millisecond})
+	hs := httptest.NewUnstartedServer(srv)
+	hs.Listener = smallSendBuffers{hs.Listener}
+	hs.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
+		defer cancel()
+		srv.Shutdown(ctx)
+		hs.Close()
+	})
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(metrics.NewCollector(srv))
+	socks := make(chan *server.Socket, 1)
+	gone := make(chan string, 1)
+	srv.OnConnection(func(s *server.Socket) {
+		s.OnDisconnect(func(reason string) { gone <- reason })
+		socks <- s
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
+	defer cancel()
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		}}
+		return d.DialContext(ctx, network, addr)
+	}}
+	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
+	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow(); tr.CloseIdleConnections() })
+	if _, b, err := ws.Read(ctx); err != nil || b[0] != '0' {
+		t.Fatalf("open: %q %v", b, err)
+	}
+	if err := ws.Write(ctx, websocket.MessageText, []byte("40")); err != nil {
+		t.Fatal(err)
+	}
+	if _, b, err := ws.Read(ctx); err != nil || !bytes.HasPrefix(b, []byte("40{")) {
+		t.Fatalf("connect: %q %v", b, err)
+	}
+	s := wait.Recv(t, "the server socket", socks)
+	big := strings.Repeat("x", 64<<10)
+	for i := 0; i < 10000 && s.Emit("big", big) == nil; i++ {
+	}
+	if r := wait.Recv(t, "the eviction", gone); r != server.ReasonSlowClient {
+		t.Fatalf("disconnect reason %q, want %q", r, server.ReasonSlowClient)
+	}
+	check(t, values(t, reg), map[string]float64{
+		"tsunagi_slow_client_evictions_total":               1,
+		"tsunagi_disconnects_total{reason=slow client}":     1,
+		"tsunagi_sockets{namespace=/}":                      0,
+		"tsunagi_connections_total{transport=websocket}":    1,
+		"tsunagi_disconnects_total{reason=transport close}": 0,
 	})
 }
