@@ -44,6 +44,9 @@ func startNodePeer(t *testing.T, r *testenv.Redis, o redisadapter.Options) *node
 	t.Helper()
 	modules := testenv.NodeModules(t)
 	env := []string{"NODE_PATH=" + modules, "REDIS_PORT=" + strconv.Itoa(r.Port)}
+	if o.Mode == redisadapter.ModeStreams {
+		env = append(env, "ADAPTER=streams")
+	}
 	if o.Mode == redisadapter.ModeSharded {
 		sm := o.SubscriptionMode
 		if sm == "" {
@@ -51,7 +54,7 @@ func startNodePeer(t *testing.T, r *testenv.Redis, o redisadapter.Options) *node
 		}
 		env = append(env, "ADAPTER=sharded", "SUBSCRIPTION_MODE="+string(sm))
 	}
-	for _, pkg := range []string{"@socket.io/redis-adapter", "ioredis", "redis"} {
+	for _, pkg := range []string{"@socket.io/redis-adapter", "@socket.io/redis-streams-adapter", "ioredis", "redis"} {
 		if _, err := os.Stat(filepath.Join(modules, pkg, "package.json")); err != nil {
 			t.Fatalf("npm package %s not found in %s: run scripts/test, which installs it (or set TSUNAGI_NODE_MODULES)", pkg, modules)
 		}
@@ -145,10 +148,32 @@ func testNodeClusterInterop(t *testing.T, base redisadapter.Options) {
 	if base.Mode == redisadapter.ModeSharded {
 		waitShardSubscribed(t, r, base, "", 2) // the namespace's channel
 		waitShardSubscribed(t, r, base, "r", 2)
+	} else if base.Mode == redisadapter.ModeStreams {
+		ctl := dialRESP(t, r.Addr)
+		wait.For(t, "2 servers subscribed to socket.io#/#", func() bool {
+			n, err := ctl.do("PUBSUB", "NUMSUB", "socket.io#/#")
+			l, _ := n.([]any)
+			return err == nil && len(l) == 2 && l[1] == int64(2)
+		})
 	} else {
 		waitSubscribed(t, r, 2)
 	}
 	wait.For(t, "Node to count 2 servers", func() bool { return string(peer.do(map[string]any{"op": "serverCount"})) == "2" })
+	wait.For(t, "Go to count 2 servers", func() bool {
+		n, err := g.srv.Of("/").Adapter().ServerCount(context.Background())
+		return err == nil && n == 2
+	})
+	if base.Mode == redisadapter.ModeStreams {
+		// Node reads the stream from "$" once its reading client is
+		// connected, which it does not say: broadcast until it gets one.
+		wait.For(t, "Node to read the stream", func() bool {
+			if err := g.srv.To(peer.client).Emit("warmup"); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond)
+			return strings.Contains(peer.proc.Stdout(), `{"client":["warmup"]}`)
+		})
+	}
 
 	t.Run("broadcast Go to Node", func(t *testing.T) {
 		if err := g.srv.To("r").Emit("hello", "world", []byte{1, 2}); err != nil {
@@ -230,7 +255,7 @@ func testNodeClusterInterop(t *testing.T, base redisadapter.Options) {
 		if err != nil || !slices.Contains(rooms, "g2n") || !slices.Contains(rooms, "n2g") {
 			t.Fatalf("Go's AllRooms = %q, %v", rooms, err)
 		}
-		if base.Mode != redisadapter.ModeSharded { // Node's sharded adapter has no allRooms
+		if base.Mode == redisadapter.ModeClassic || base.Mode == "" { // Node's ClusterAdapters have no allRooms
 			var nodeRooms []string
 			if err := json.Unmarshal(peer.do(map[string]any{"op": "allRooms"}), &nodeRooms); err != nil {
 				t.Fatal(err)

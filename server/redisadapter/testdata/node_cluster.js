@@ -5,7 +5,8 @@
 //
 // Environment: REDIS_PORT (a redis-server on 127.0.0.1); ADAPTER=sharded
 // for createShardedAdapter over the redis package (as its docs show), with
-// SUBSCRIPTION_MODE (dynamic, dynamic-private or static).
+// SUBSCRIPTION_MODE (dynamic, dynamic-private or static); ADAPTER=streams
+// for @socket.io/redis-streams-adapter's createAdapter over redis.
 //
 // stdout: {"ready":{"uid","client"}} once the client (query who=node) is
 // connected and in room "r"; {"client":[event, ...args]} for each event the
@@ -28,8 +29,13 @@ const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapte
 
 const port = Number(process.env.REDIS_PORT);
 const sharded = process.env.ADAPTER === "sharded";
+const streams = process.env.ADAPTER === "streams";
 let pub, sub;
-if (sharded) {
+if (streams) {
+  const { createClient } = require("redis");
+  pub = createClient({ url: `redis://127.0.0.1:${port}` });
+  sub = pub; // the streams adapter duplicates the clients it needs
+} else if (sharded) {
   const { createClient } = require("redis");
   pub = createClient({ url: `redis://127.0.0.1:${port}` });
   sub = pub.duplicate();
@@ -39,7 +45,7 @@ if (sharded) {
   pub = new Redis(redisOpts);
   sub = new Redis(redisOpts);
 }
-for (const c of [pub, sub]) {
+for (const c of new Set([pub, sub])) {
   c.on("error", (e) => console.error("redis error:", e.message));
 }
 
@@ -65,7 +71,10 @@ const revive = (a) => {
 
 async function main() {
 if (sharded) await Promise.all([pub.connect(), sub.connect()]);
-const adapter = sharded
+if (streams) await pub.connect();
+const adapter = streams
+  ? require("@socket.io/redis-streams-adapter").createAdapter(pub)
+  : sharded
   ? createShardedAdapter(pub, sub, { subscriptionMode: process.env.SUBSCRIPTION_MODE || "dynamic" })
   : createAdapter(pub, sub, { requestsTimeout: 3000 });
 const httpServer = http.createServer();
