@@ -52,6 +52,13 @@ func (b *syncBuffer) String() string {
 
 func startNode(t *testing.T, redisURL string, o redisadapter.Options, setup func(*server.Server)) *node {
 	t.Helper()
+	return startNodeWith(t, redisURL, o, server.Options{}, setup)
+}
+
+// startNodeWith is startNode with the server's options so (its Adapter
+// and Logger are set here).
+func startNodeWith(t *testing.T, redisURL string, o redisadapter.Options, so server.Options, setup func(*server.Server)) *node {
+	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	o.URL = redisURL
@@ -64,7 +71,8 @@ func startNode(t *testing.T, redisURL string, o redisadapter.Options, setup func
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.New(&server.Options{Adapter: cluster.Adapter, Logger: log})
+	so.Adapter, so.Logger = cluster.Adapter, log
+	srv := server.New(&so)
 	if setup != nil {
 		setup(srv)
 	}
