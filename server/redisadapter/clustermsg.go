@@ -107,13 +107,14 @@ type wireCluster struct {
 type wireClusterData struct {
 	// Packet is {type, data} for BROADCAST, [event, ...args] for
 	// SERVER_SIDE_EMIT and any value for the ack responses.
-	Packet      Value        `msgpack:"packet,omitempty" json:"packet,omitempty"`
-	Opts        *wireOpts    `msgpack:"opts,omitempty" json:"opts,omitempty"`
-	Rooms       *[]string    `msgpack:"rooms,omitempty" json:"rooms,omitempty"`
-	Close       *bool        `msgpack:"close,omitempty" json:"close,omitempty"`
-	RequestID   *string      `msgpack:"requestId,omitempty" json:"requestId,omitempty"`
-	Sockets     []SocketInfo `msgpack:"sockets,omitempty" json:"sockets,omitempty"`
-	ClientCount *int         `msgpack:"clientCount,omitempty" json:"clientCount,omitempty"`
+	Packet    Value         `msgpack:"packet,omitempty" json:"packet,omitempty"`
+	Opts      *wireOpts     `msgpack:"opts,omitempty" json:"opts,omitempty"`
+	Rooms     *[]string     `msgpack:"rooms,omitempty" json:"rooms,omitempty"`
+	Close     *bool         `msgpack:"close,omitempty" json:"close,omitempty"`
+	RequestID *string       `msgpack:"requestId,omitempty" json:"requestId,omitempty"`
+	Sockets   *[]SocketInfo `msgpack:"sockets,omitempty" json:"sockets,omitempty"` // a pointer: [] is written, Node reads it
+
+	ClientCount *int `msgpack:"clientCount,omitempty" json:"clientCount,omitempty"`
 }
 
 // broadcastPacket is BROADCAST's data.packet: the Socket.IO packet without
@@ -167,10 +168,11 @@ func (m ClusterMessage) data() (*wireClusterData, error) {
 		if err := needID(); err != nil {
 			return nil, err
 		}
-		d.Sockets = m.Sockets
-		if d.Sockets == nil {
-			d.Sockets = []SocketInfo{}
+		socks := m.Sockets
+		if socks == nil {
+			socks = []SocketInfo{}
 		}
+		d.Sockets = &socks
 	case MessageServerSideEmit:
 		if err := checkEventData(m.Packet); err != nil {
 			return nil, err
@@ -312,7 +314,10 @@ func (m *ClusterMessage) setData(d *wireClusterData) error {
 		}
 		return opts()
 	case MessageFetchSocketsResponse:
-		m.Sockets = d.Sockets
+		if d.Sockets == nil {
+			return malformed("FETCH_SOCKETS_RESPONSE without sockets")
+		}
+		m.Sockets = *d.Sockets
 		return needID()
 	case MessageServerSideEmit:
 		if err := checkEventData(d.Packet); err != nil {

@@ -66,6 +66,12 @@ func TestClusterMessageRoundTrip(t *testing.T) {
 		{Type: MessageServerSideEmitResponse, UID: "a", Nsp: "/", RequestID: "r3", Packet: one},
 		{Type: MessageBroadcastClientCount, UID: "a", Nsp: "/", RequestID: "r1", ClientCount: 0},
 		{Type: MessageBroadcastAck, UID: "a", Nsp: "/", RequestID: "r1"},
+		{Type: MessageFetchSocketsResponse, UID: "a", Nsp: "/", RequestID: "r4", Sockets: []SocketInfo{}},
+	}
+	// A server with no socket answers with an empty list, which Node
+	// needs (it calls sockets.forEach).
+	if b, _ := (ClusterMessage{Type: MessageFetchSocketsResponse, UID: "a", RequestID: "r"}).EncodeJSON(); !bytes.Contains(b, []byte(`"sockets":[]`)) {
+		t.Errorf("empty FETCH_SOCKETS_RESPONSE: %s", b)
 	}
 	for _, m := range msgs {
 		for _, enc := range []func(ClusterMessage) ([]byte, error){ClusterMessage.EncodeMsgpack, ClusterMessage.EncodeJSON} {
@@ -95,6 +101,7 @@ func TestClusterMessageMalformed(t *testing.T) {
 		`{"type":3,"uid":"a","data":{"packet":{"type":2,"data":["e"]}}}`,
 		`{"type":7,"uid":"a","data":{"opts":{"rooms":[],"except":[]}}}`,
 		`{"type":11,"uid":"a","data":{"requestId":"x"}}`,
+		`{"type":8,"uid":"a","data":{"requestId":"x"}}`,
 		`{"type":11,"uid":"a","data":{"requestId":"x","clientCount":-1}}`,
 		`{"type":9,"uid":"a","data":{"packet":"x"}}`,
 		"\x93\xa1a\xa1b\xa1c", "\xc1",

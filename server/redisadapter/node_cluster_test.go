@@ -36,14 +36,16 @@ type nodePeer struct {
 	ids    atomic.Int64
 	uid    string
 	client string // the official client's socket id
+	port   string // where the Node server listens
 }
 
 // startNodePeer starts testdata/node_cluster.js on r, in the mode of o:
 // createAdapter over ioredis, or createShardedAdapter over redis.
-func startNodePeer(t *testing.T, r *testenv.Redis, o redisadapter.Options) *nodePeer {
+// extra is more of its environment, such as RECOVERY=1.
+func startNodePeer(t *testing.T, r *testenv.Redis, o redisadapter.Options, extra ...string) *nodePeer {
 	t.Helper()
 	modules := testenv.NodeModules(t)
-	env := []string{"NODE_PATH=" + modules, "REDIS_PORT=" + strconv.Itoa(r.Port)}
+	env := append([]string{"NODE_PATH=" + modules, "REDIS_PORT=" + strconv.Itoa(r.Port)}, extra...)
 	if o.Mode == redisadapter.ModeStreams {
 		env = append(env, "ADAPTER=streams")
 	}
@@ -69,6 +71,7 @@ func startNodePeer(t *testing.T, r *testenv.Redis, o redisadapter.Options) *node
 	p := &nodePeer{t: t, stdin: stdin}
 	p.proc = testenv.Start(t, cmd)
 	t.Cleanup(func() { stdin.Close() })
+	p.port = p.proc.WaitOutput(t, wait.Deadline(), `\{"port":([0-9]+)\}`)[1]
 	m := p.proc.WaitOutput(t, wait.Deadline(), `\{"ready":\{"uid":"([^"]+)","client":"([^"]+)"\}\}`)
 	p.uid, p.client = m[1], m[2]
 	return p

@@ -8,7 +8,7 @@
 // SUBSCRIPTION_MODE (dynamic, dynamic-private or static); ADAPTER=streams
 // for @socket.io/redis-streams-adapter's createAdapter over redis.
 //
-// stdout: {"ready":{"uid","client"}} once the client (query who=node) is
+// stdout: {"port":N} once listening; {"ready":{"uid","client"}} once the client (query who=node) is
 // connected and in room "r"; {"client":[event, ...args]} for each event the
 // client receives (a Buffer as {"bin":[bytes]}); {"serverSide":[event,
 // ...args]} for each server-side event; {"disconnected":reason} when the
@@ -78,7 +78,9 @@ const adapter = streams
   ? createShardedAdapter(pub, sub, { subscriptionMode: process.env.SUBSCRIPTION_MODE || "dynamic" })
   : createAdapter(pub, sub, { requestsTimeout: 3000 });
 const httpServer = http.createServer();
-io = new Server(httpServer, { adapter });
+// RECOVERY=1 turns connection state recovery on.
+const recovery = process.env.RECOVERY ? { connectionStateRecovery: { maxDisconnectionDuration: 60000 } } : {};
+io = new Server(httpServer, { adapter, ...recovery });
 io.on("connection", (socket) => {
   socket.join("r");
   socket.emit("joined");
@@ -90,6 +92,7 @@ io.on("ping", (...args) => {
 });
 
 httpServer.listen(0, "127.0.0.1", () => {
+  out({ port: httpServer.address().port });
   client = connect(`http://127.0.0.1:${httpServer.address().port}`, {
     transports: ["websocket"],
     reconnection: false,
