@@ -48,6 +48,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -613,13 +614,13 @@ func (st *serverStats) countBatch(frames, n int) {
 // histBuckets is the most bounds a histogram has.
 const histBuckets = 11
 
-// FrameBounds are the upper bounds of the buckets of the histograms that
+// frameBounds are the upper bounds of the buckets of the histograms that
 // count frames (Stats.QueueDepth, Stats.BatchFrames): 1, 2, 4 … 1024.
-var FrameBounds = []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}
+var frameBounds = [...]float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}
 
-// ByteBounds are the upper bounds of the buckets of the histogram that
+// byteBounds are the upper bounds of the buckets of the histogram that
 // counts bytes (Stats.BatchBytes): 64, 256, 1 KiB … 4 MiB.
-var ByteBounds = []float64{64, 256, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20}
+var byteBounds = [...]float64{64, 256, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20}
 
 // histogram counts observations by bucket (not cumulative), the last
 // bucket for those above every bound.
@@ -633,24 +634,25 @@ func (h *histogram) observe(bucket int, v uint64) {
 	h.sum.Add(v)
 }
 
-// pow2Bucket is v's bucket among FrameBounds.
+// pow2Bucket is v's bucket among frameBounds.
 func pow2Bucket(v int) int {
 	if v <= 1 {
 		return 0
 	}
-	return min(bits.Len(uint(v-1)), len(FrameBounds)) // the smallest i with v ≤ 2^i
+	return min(bits.Len(uint(v-1)), len(frameBounds)) // the smallest i with v ≤ 2^i
 }
 
-// pow4Bucket is v's bucket among ByteBounds.
+// pow4Bucket is v's bucket among byteBounds.
 func pow4Bucket(v int) int {
 	if v <= 64 {
 		return 0
 	}
-	return min((bits.Len(uint(v-1))-5)/2, len(ByteBounds)) // v ≤ 2^k, k ≥ 7: 64·4^i ≥ 2^k
+	return min((bits.Len(uint(v-1))-5)/2, len(byteBounds)) // v ≤ 2^k, k ≥ 7: 64·4^i ≥ 2^k
 }
 
+// load reads the histogram, whose buckets are bounds.
 func (h *histogram) load(bounds []float64) Histogram {
-	out := Histogram{Bounds: bounds, Counts: make([]uint64, len(bounds)+1), Sum: h.sum.Load()}
+	out := Histogram{Bounds: slices.Clone(bounds), Counts: make([]uint64, len(bounds)+1), Sum: h.sum.Load()}
 	for i := range out.Counts {
 		out.Counts[i] = h.counts[i].Load()
 		out.Count += out.Counts[i]
@@ -660,7 +662,8 @@ func (h *histogram) load(bounds []float64) Histogram {
 
 // Histogram is a distribution that Stats reports.
 type Histogram struct {
-	// Bounds are the buckets' upper bounds (FrameBounds or ByteBounds).
+	// Bounds are the buckets' upper bounds, in increasing order: for
+	// frames 1, 2, 4 … 1024; for bytes 64, 256, 1 KiB … 4 MiB (powers of 4).
 	Bounds []float64
 	// Counts are the observations of each bucket, not cumulative:
 	// Counts[i] those above Bounds[i-1] and at most Bounds[i], the last
@@ -738,9 +741,9 @@ func (s *Server) Stats() Stats {
 		Upgrades:             st.upgrades.Load(),
 		MessagesIn:           st.messagesIn.Load(),
 		BytesIn:              st.bytesIn.Load(),
-		QueueDepth:           st.queueDepth.load(FrameBounds),
-		BatchFrames:          st.batchFrames.load(FrameBounds),
-		BatchBytes:           st.batchBytes.load(ByteBounds),
+		QueueDepth:           st.queueDepth.load(frameBounds[:]),
+		BatchFrames:          st.batchFrames.load(frameBounds[:]),
+		BatchBytes:           st.batchBytes.load(byteBounds[:]),
 		AcksPending:          st.acksPending.Load(),
 		AcksTimedOut:         st.acksTimedOut.Load(),
 		SlowClientEvictions:  st.slowEvictions.Load(),
