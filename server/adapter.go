@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tsunagi/tsunagi/shared"
 	"github.com/tsunagi/tsunagi/shared/wire"
@@ -137,6 +138,110 @@ type MemoryAdapter struct {
 	mu    sync.RWMutex
 	rooms map[string]idSet // room → socket ids
 	sids  map[string]idSet // socket id → rooms
+
+	observers atomic.Pointer[[]*roomObserver] // ObserveRooms'; nil when none
+	obsMu     sync.Mutex                      // serializes changes to observers
+}
+
+// RoomEventKind is what happened to a room (Node's adapter events).
+type RoomEventKind uint8
+
+// The kinds of RoomEvent, as Node's in-memory adapter emits them.
+const (
+	RoomCreated RoomEventKind = iota + 1 // create-room: the room's first socket joined
+	RoomDeleted                          // delete-room: its last socket left
+	RoomJoined                           // join-room: a socket joined the room
+	RoomLeft                             // leave-room: a socket left the room
+)
+
+// String is Node's name of the event: "create-room" and so on.
+func (k RoomEventKind) String() string {
+	switch k {
+	case RoomCreated:
+		return "create-room"
+	case RoomDeleted:
+		return "delete-room"
+	case RoomJoined:
+		return "join-room"
+	case RoomLeft:
+		return "leave-room"
+	}
+	return "unknown"
+}
+
+// RoomEvent is a change to the rooms of a namespace's local sockets. ID is
+// the socket's for RoomJoined and RoomLeft, empty for the others. A
+// socket's own room (its id) counts as a room, as in Node.
+type RoomEvent struct {
+	Kind RoomEventKind
+	Room string
+	ID   string
+}
+
+// RoomObserver is an adapter that reports room changes; MemoryAdapter is
+// one, and so is every adapter that embeds it. Find it with a type
+// assertion on Namespace.Adapter.
+type RoomObserver interface {
+	// ObserveRooms calls fn for each change to the rooms of the local
+	// sockets, until off is called.
+	ObserveRooms(fn func(RoomEvent)) (off func())
+}
+
+type roomObserver struct{ fn func(RoomEvent) }
+
+var _ RoomObserver = (*MemoryAdapter)(nil)
+
+// ObserveRooms calls fn for each change to the rooms of the local sockets,
+// in the order of Node's adapter (create-room before the first join-room,
+// delete-room after the last leave-room), until off is called. fn runs on
+// the goroutine that made the change, after the adapter's lock is
+// released, so it may call the adapter; changes made at once on several
+// goroutines may reach it in any order. With no observer, a change costs
+// one atomic load more.
+func (a *MemoryAdapter) ObserveRooms(fn func(RoomEvent)) (off func()) {
+	o := &roomObserver{fn}
+	a.obsMu.Lock()
+	var list []*roomObserver
+	if p := a.observers.Load(); p != nil {
+		list = *p
+	}
+	list = append(list[:len(list):len(list)], o)
+	a.observers.Store(&list)
+	a.obsMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			a.obsMu.Lock()
+			defer a.obsMu.Unlock()
+			p := a.observers.Load()
+			if p == nil {
+				return
+			}
+			var list []*roomObserver
+			for _, e := range *p {
+				if e != o {
+					list = append(list, e)
+				}
+			}
+			if len(list) == 0 {
+				a.observers.Store(nil)
+			} else {
+				a.observers.Store(&list)
+			}
+		})
+	}
+}
+
+// notify hands evs to the observers (none when obs is nil).
+func notify(obs *[]*roomObserver, evs []RoomEvent) {
+	if obs == nil {
+		return
+	}
+	for _, ev := range evs {
+		for _, o := range *obs {
+			o.fn(ev)
+		}
+	}
 }
 
 // idSet is a set of strings that keeps a single member without a map: most
@@ -208,56 +313,76 @@ func NewMemoryAdapter(ns *Namespace) *MemoryAdapter {
 
 // AddAll implements Adapter.
 func (a *MemoryAdapter) AddAll(id string, rooms []string) {
+	obs := a.observers.Load()
+	var evs []RoomEvent
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	mine := a.sids[id]
 	for _, r := range rooms {
 		mine.add(r)
 		m := a.rooms[r]
+		if obs != nil {
+			if m.len() == 0 {
+				evs = append(evs, RoomEvent{Kind: RoomCreated, Room: r})
+			}
+			if !m.has(id) {
+				evs = append(evs, RoomEvent{Kind: RoomJoined, Room: r, ID: id})
+			}
+		}
 		m.add(id)
 		a.rooms[r] = m
 	}
 	a.sids[id] = mine
+	a.mu.Unlock()
+	notify(obs, evs)
 }
 
 // Del implements Adapter.
 func (a *MemoryAdapter) Del(id, room string) {
+	obs := a.observers.Load()
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.del(id, room)
-}
-
-func (a *MemoryAdapter) del(id, room string) {
+	var evs []RoomEvent
 	if mine, ok := a.sids[id]; ok {
 		mine.del(room)
 		a.sids[id] = mine
 	}
-	if m, ok := a.rooms[room]; ok {
-		m.del(id)
-		if m.len() == 0 {
-			delete(a.rooms, room)
-		} else {
-			a.rooms[room] = m
-		}
+	evs = a.delRoom(id, room, obs != nil, evs)
+	a.mu.Unlock()
+	notify(obs, evs)
+}
+
+// delRoom removes id from room, appending to evs what it did when observed.
+func (a *MemoryAdapter) delRoom(id, room string, observed bool, evs []RoomEvent) []RoomEvent {
+	m, ok := a.rooms[room]
+	if !ok {
+		return evs
 	}
+	if observed && m.has(id) {
+		evs = append(evs, RoomEvent{Kind: RoomLeft, Room: room, ID: id})
+	}
+	m.del(id)
+	if m.len() == 0 {
+		delete(a.rooms, room)
+		if observed {
+			evs = append(evs, RoomEvent{Kind: RoomDeleted, Room: room})
+		}
+	} else {
+		a.rooms[room] = m
+	}
+	return evs
 }
 
 // DelAll implements Adapter.
 func (a *MemoryAdapter) DelAll(id string) {
+	obs := a.observers.Load()
+	var evs []RoomEvent
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	mine := a.sids[id]
 	delete(a.sids, id)
 	for r := range mine.all {
-		if m, ok := a.rooms[r]; ok {
-			m.del(id)
-			if m.len() == 0 {
-				delete(a.rooms, r)
-			} else {
-				a.rooms[r] = m
-			}
-		}
+		evs = a.delRoom(id, r, obs != nil, evs)
 	}
+	a.mu.Unlock()
+	notify(obs, evs)
 }
 
 // SocketRooms implements Adapter.
