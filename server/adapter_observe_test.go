@@ -48,3 +48,20 @@ func TestObserveRooms(t *testing.T) {
 		t.Fatalf("events after off: %q", got[len(want):])
 	}
 }
+
+// TestOnNamespace checks that OnNamespace sees the namespaces there are and
+// those made later, a dynamic namespace's child included.
+func TestOnNamespace(t *testing.T) {
+	srv := server.New(nil)
+	srv.Of("/a")
+	var seen []string
+	srv.OnNamespace(func(ns *server.Namespace) { seen = append(seen, ns.Name()) })
+	srv.Of("/b")
+	slices.Sort(seen)
+	if !slices.Equal(seen, []string{"/", "/a", "/b"}) {
+		t.Fatalf("seen %q", seen)
+	}
+	if n := len(srv.Namespaces()); n != 3 {
+		t.Fatalf("Namespaces: %d", n)
+	}
+}

@@ -58,6 +58,8 @@ type Namespace struct {
 	mws     []Middleware
 	onConn  []func(*Socket)
 	removed bool // an empty child namespace that was cleaned up
+
+	nsObs []func(*Namespace) // OnNamespace's, on the main namespace "/" only; under srv.mu
 }
 
 func newNamespace(s *Server, name string, parent *ParentNamespace) *Namespace {
@@ -74,8 +76,46 @@ func newNamespace(s *Server, name string, parent *ParentNamespace) *Namespace {
 	if ns.rec != nil {
 		ns.rec.useAdapter(ns.adapter)
 	}
+	if root := s.nsps["/"]; root != nil { // under s.mu, as every caller holds it
+		for _, fn := range root.nsObs {
+			fn(ns)
+		}
+	}
 	return ns
 }
+
+// Namespaces lists the server's namespaces, the children of dynamic
+// namespaces included (Node's io._nsps).
+func (s *Server) Namespaces() []*Namespace {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Namespace, 0, len(s.nsps))
+	for _, ns := range s.nsps {
+		out = append(out, ns)
+	}
+	return out
+}
+
+// OnNamespace calls fn for every namespace of the server now and for each
+// made later, children of dynamic namespaces included (Node's
+// new_namespace event), as it is made: before any client can join it.
+// fn runs under the server's lock, so it must be quick and must not call
+// the Server's methods (Of, Namespaces); it may set up the namespace
+// (OnConnection, Use, its adapter).
+func (s *Server) OnNamespace(fn func(*Namespace)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	root := s.nsps["/"]
+	root.nsObs = append(root.nsObs, fn)
+	for _, ns := range s.nsps {
+		fn(ns)
+	}
+}
+
+// ConnID is the Engine.IO session id of the socket's connection (Node's
+// socket.conn.id): the same for the sockets of one client in every
+// namespace.
+func (s *Socket) ConnID() string { return s.conn.sid }
 
 // Name is the namespace's name, such as "/" or "/admin".
 func (ns *Namespace) Name() string { return ns.name }
