@@ -88,7 +88,7 @@ func TestNodeClientProtocol(t *testing.T) {
 	}
 	var out struct {
 		Refused, WithSession, WithFakeSession, UserReason, UserID string
-		Events                                                     map[string][][]json.RawMessage
+		Events                                                    map[string][][]json.RawMessage
 	}
 	if err := json.Unmarshal([]byte(strings.TrimSpace(p.Stdout())), &out); err != nil {
 		t.Fatalf("output: %v\n%s", err, p.Output())
