@@ -43,9 +43,16 @@
 //
 //	go run github.com/tsunagi/tsunagi/cmd/devserver -wasm ./client -build dist -pkg dist
 //
+// With -admin the demo server gets the Admin UI's /admin namespace
+// (package server/admin) in development mode, with no auth, for loopback
+// clients only, and the UI's files (the ui/dist of npm
+// @socket.io/admin-ui: -admin-ui DIR, or found under node_modules) are
+// served on a loopback port of their own; it prints "Admin UI: open
+// http://…/", whose page is set to connect to this server.
+//
 // Flags: -addr, -web, -wasm as above; -run PKG; -watch=false to build once
 // and neither reload nor restart; -tags for both builds; -trace; -build DIR
-// and -pkg NAME. `devserver -h` lists them.
+// and -pkg NAME; -admin and -admin-ui DIR. `devserver -h` lists them.
 package main
 
 import (
@@ -76,6 +83,9 @@ func main() {
 }
 
 func demo(io *server.Server) {
+	if *adminOn {
+		startAdmin(io)
+	}
 	io.OnConnection(func(s *server.Socket) {
 		log.Printf("connected: %s from %s", s.ID(), s.Handshake().Address)
 		NewsEvent.Emit(s, News{Hello: "world"})
