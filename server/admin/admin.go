@@ -341,19 +341,26 @@ func (a *Admin) registerActions(s *server.Socket) {
 			}
 			rest = append(rest, v)
 		}
-		return target(ns, args, 1).Emit(ev, rest...)
+		if b := target(ns, args, 1); b != nil {
+			return b.Emit(ev, rest...)
+		}
+		return nil
 	})
 	s.On("join", func(args shared.Args, _ shared.AckFunc) error {
 		var room string
 		if ns := a.lookup(args, 0); ns != nil && args.Decode(1, &room) == nil && room != "" {
-			target(ns, args, 2).Join(room)
+			if b := target(ns, args, 2); b != nil {
+				b.Join(room)
+			}
 		}
 		return nil
 	})
 	s.On("leave", func(args shared.Args, _ shared.AckFunc) error {
 		var room string
 		if ns := a.lookup(args, 0); ns != nil && args.Decode(1, &room) == nil && room != "" {
-			target(ns, args, 2).Leave(room)
+			if b := target(ns, args, 2); b != nil {
+				b.Leave(room)
+			}
 		}
 		return nil
 	})
@@ -361,7 +368,9 @@ func (a *Admin) registerActions(s *server.Socket) {
 		var closeConn bool
 		if ns := a.lookup(args, 0); ns != nil {
 			_ = args.Decode(1, &closeConn) // anything but true keeps the connection
-			target(ns, args, 2).Disconnect(closeConn)
+			if b := target(ns, args, 2); b != nil {
+				b.Disconnect(closeConn)
+			}
 		}
 		return nil
 	})
@@ -382,17 +391,26 @@ func (a *Admin) lookup(args shared.Args, i int) *server.Namespace {
 }
 
 // target is ns, or its sockets in the rooms of argument i (a room, or a
-// list of rooms) when it has some: Node's io.of(nsp).in(filter).
+// list of rooms) when it has some: Node's io.of(nsp).in(filter). A filter
+// that is neither (a number, an object) selects nothing: nil.
 func target(ns *server.Namespace, args shared.Args, i int) *server.Broadcast {
+	raw := strings.TrimSpace(string(args.Raw(i)))
+	switch raw {
+	case "", "null", `""`, "false", "0":
+		return ns.Except() // Node's falsy filter: the whole namespace
+	}
 	var one string
-	if args.Decode(i, &one) == nil && one != "" {
+	if args.Decode(i, &one) == nil {
 		return ns.To(one)
 	}
 	var many []string
-	if args.Decode(i, &many) == nil && len(many) > 0 {
+	if args.Decode(i, &many) == nil {
+		if len(many) == 0 {
+			return nil // in([]) selects every socket in Node; an empty list here selects none
+		}
 		return ns.To(many...)
 	}
-	return ns.Except()
+	return nil
 }
 
 // watch follows a namespace's sockets and rooms (development mode).
