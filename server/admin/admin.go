@@ -293,7 +293,9 @@ func (a *Admin) onAdminConnection(s *server.Socket) {
 		a.registerActions(s)
 	}
 	_ = s.Emit("config", map[string]any{"supportedFeatures": a.features})
-	if a.dev {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.dev && !a.stopped { // Close waits for the goroutines added before it
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
