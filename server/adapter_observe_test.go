@@ -65,3 +65,16 @@ func TestOnNamespace(t *testing.T) {
 		t.Fatalf("Namespaces: %d", n)
 	}
 }
+
+// BenchmarkAdapterJoinLeave: a socket joins its own room and another, and
+// leaves, on an adapter that nobody observes (ObserveRooms costs an atomic
+// load then).
+func BenchmarkAdapterJoinLeave(b *testing.B) {
+	a := server.New(nil).Of("/bench").Adapter()
+	rooms := []string{"s1", "r"}
+	for b.Loop() {
+		a.AddAll("s1", rooms)
+		a.Del("s1", "r")
+		a.DelAll("s1")
+	}
+}
