@@ -2,8 +2,11 @@ package admin_test
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -145,5 +148,22 @@ func TestCluster(t *testing.T) {
 	}
 	if !early.Connected() {
 		t.Fatal("the other socket of B was disconnected too")
+	}
+}
+
+// TestNodeCluster: a Node server with the official instrument and a
+// tsunagi server on one redis-server; a UI client on either sees both
+// servers' server_stats.
+func TestNodeCluster(t *testing.T) {
+	r := testenv.StartRedis(t)
+	_, url := clusterNode(t, r.URL(), "go")
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline()+5*time.Second)
+	defer cancel()
+	p := testenv.RunNode(t, ctx, filepath.Join("testdata", "node_cluster.js"), "GO_URL="+url,
+		fmt.Sprintf("REDIS_PORT=%d", r.Port), fmt.Sprintf("DEADLINE_MS=%d", wait.Deadline().Milliseconds()))
+	err := p.Wait()
+	out := strings.TrimSpace(p.Stdout())
+	if want := `{"onNode":["go","node"],"onGo":["go","node"]}`; err != nil || out != want {
+		t.Fatalf("node_cluster.js: %v: %s, want %s\n%s", err, out, want, p.Output())
 	}
 }
