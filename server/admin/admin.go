@@ -115,6 +115,7 @@ type Admin struct {
 
 	queue   chan notice
 	dropped atomic.Uint64
+	refused atomic.Uint64
 	closed  chan struct{}
 	once    sync.Once
 	wg      sync.WaitGroup
@@ -208,6 +209,10 @@ func (a *Admin) Namespace() *server.Namespace { return a.nsp }
 // was full.
 func (a *Admin) Dropped() uint64 { return a.dropped.Load() }
 
+// Refused is the number of admin connections refused for their
+// credentials (a wrong password, an unknown session id, none).
+func (a *Admin) Refused() uint64 { return a.refused.Load() }
+
 // Close stops server_stats and the notifications; the admin namespace
 // stays, with its sockets.
 func (a *Admin) Close() {
@@ -248,6 +253,7 @@ func (a *Admin) authenticate(s *server.Socket) error {
 		s.SetData(sessionData{id}) // sent once connected: socket.io-client buffers it the same
 		return nil
 	}
+	a.refused.Add(1)
 	return errors.New("invalid credentials")
 }
 

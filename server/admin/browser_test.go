@@ -51,7 +51,7 @@ const state = `(() => {
 // the test's clients opened, their rooms and an event one sent, and a
 // disconnect pressed in the UI disconnects that client.
 func TestUIInChromium(t *testing.T) {
-	srv, _, _ := newServer(t, admin.Options{
+	srv, adm, _ := newServer(t, admin.Options{
 		Auth: &admin.BasicAuth{Username: "admin", Password: hash(t)},
 		Mode: admin.ModeDevelopment, ServerID: "go-ui",
 	})
@@ -86,6 +86,7 @@ func TestUIInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.WaitJS(t, b, "the login refused", state, `s => /invalid credentials/i.test(s.error)`)
+	before := adm.Refused()
 
 	// The connection form: username and password, then submit.
 	login := func(password string) {
@@ -104,7 +105,8 @@ func TestUIInChromium(t *testing.T) {
 		run(t, b, `document.querySelector('form button[type=submit]').click()`)
 	}
 	login("wrong")
-	testenv.WaitJS(t, b, "the wrong password refused", state, `s => !s.connected && /invalid credentials/i.test(s.error)`)
+	wait.For(t, "the wrong password refused by the server", func() bool { return adm.Refused() > before })
+	testenv.WaitJS(t, b, "the wrong password refused in the UI", state, `s => !s.connected && /invalid credentials/i.test(s.error)`)
 	login("secret")
 	ids := fmt.Sprintf(`[%q, %q]`, clients[0].ID(), clients[1].ID())
 	testenv.WaitJS(t, b, "the clients' sockets and rooms in the UI", state, fmt.Sprintf(`s => s.connected &&
