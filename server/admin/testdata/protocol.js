@@ -23,7 +23,7 @@ const until = (cond) => new Promise((resolve) => {
 
   const admin = io(URL + "/admin", { auth: { username: "admin", password: "secret" }, reconnection: false });
   const seen = (ev) => out.events[ev] || (out.events[ev] = []);
-  for (const ev of ["session", "config", "all_sockets", "server_stats", "socket_connected", "socket_disconnected", "room_joined", "room_left", "event_received", "event_sent"]) {
+  for (const ev of ["session", "config", "all_sockets", "server_stats", "socket_connected", "socket_disconnected", "room_joined", "room_left", "event_received", "event_sent", "socket_updated"]) {
     admin.on(ev, (...args) => seen(ev).push(args));
   }
   await until(() => seen("all_sockets").length > 0 && seen("server_stats").length > 0);
@@ -39,6 +39,8 @@ const until = (cond) => new Promise((resolve) => {
   await until(() => seen("event_sent").some((a) => a[1] === id && a[2][0] === "welcome"));
   await until(() => seen("room_joined").some((a) => a[1] === "room-1" && a[2] === id));
   await until(() => seen("socket_connected").some((a) => a[0].id === id));
+  // It began on polling; the upgrade is reported.
+  await until(() => seen("socket_updated").some((a) => a[0].id === id && a[0].nsp === "/" && a[0].transport === "websocket"));
 
   admin.emit("emit", "/", id, "fromAdmin", 42);
   await until(() => got.some((e) => e[0] === "fromAdmin" && e[1] === 42));
