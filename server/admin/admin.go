@@ -24,8 +24,8 @@
 // connected, all_sockets asks every server (FetchSockets), and the UI's
 // actions reach every server's sockets, as in Node.
 //
-// Differences from Node: socket.data has no Proxy in Go, so a change to
-// Socket.SetData is not reported (socket_updated carries upgrades only);
+// Differences from Node: socket.data has no Proxy in Go, so a change is
+// reported when made with Admin.SetData, not with Socket.SetData;
 // upgrades are seen at each server_stats tick; rawDisconnection counts
 // sockets disconnected by reason (Server.Stats), not Engine.IO closes; the
 // namespace named by an action must exist (Node would create it).
@@ -208,6 +208,21 @@ func (a *Admin) Namespace() *server.Namespace { return a.nsp }
 // Dropped is the number of notifications dropped because the UI's queue
 // was full.
 func (a *Admin) Dropped() uint64 { return a.dropped.Load() }
+
+// SetData is s.SetData(v) reported to the UI, in development mode, as
+// socket_updated with the new data (Node reports every change to
+// socket.data through a Proxy; Go has none, so changes made with
+// Socket.SetData alone show only in all_sockets).
+func (a *Admin) SetData(s *server.Socket, v any) {
+	s.SetData(v)
+	if !a.dev {
+		return
+	}
+	a.notify("socket_updated", map[string]any{
+		"id": s.ID(), "nsp": s.Namespace().Name(),
+		"data": serializeInfo(s.Namespace().Name(), server.SocketInfo{Data: v}, "", "").Data,
+	})
+}
 
 // Refused is the number of admin connections refused for their
 // credentials (a wrong password, an unknown session id, none).

@@ -2,11 +2,13 @@ package admin_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/tsunagi/tsunagi/internal/wait"
+	"github.com/tsunagi/tsunagi/server"
 	"github.com/tsunagi/tsunagi/server/admin"
 	"github.com/tsunagi/tsunagi/shared"
 	"github.com/tsunagi/tsunagi/wasmclient"
@@ -125,5 +127,55 @@ func TestBadActions(t *testing.T) {
 	})
 	if !c.Connected() || !u.Connected() {
 		t.Fatal("a bad action disconnected a socket")
+	}
+}
+
+// TestSetData: Admin.SetData reaches the UI as socket_updated, with the
+// data.
+func TestSetData(t *testing.T) {
+	srv := server.New(nil)
+	adm, err := admin.Instrument(srv, admin.Options{NoAuth: true, Mode: admin.ModeDevelopment})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.OnConnection(func(s *server.Socket) {
+		s.On("name", func(a shared.Args, _ shared.AckFunc) error {
+			var name string
+			_ = a.Decode(0, &name)
+			adm.SetData(s, map[string]string{"name": name})
+			return nil
+		})
+	})
+	hs := httptest.NewServer(srv)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
+		defer cancel()
+		adm.Close()
+		_ = srv.Shutdown(ctx)
+		hs.Close()
+	}()
+	c, _, _ := adminClient(t, hs.URL+"/admin")
+	updated := make(chan string, 4)
+	c.On("socket_updated", func(a shared.Args, _ shared.AckFunc) error {
+		var u struct {
+			ID   string
+			Data struct{ Name string }
+		}
+		_ = a.Decode(0, &u)
+		updated <- u.ID + " " + u.Data.Name
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
+	defer cancel()
+	u, err := wasmclient.Dial(ctx, hs.URL, &wasmclient.Options{NoReconnection: true, Transports: []string{"websocket"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Disconnect()
+	if err := u.Emit("name", "ada"); err != nil {
+		t.Fatal(err)
+	}
+	if got := wait.Recv(t, "socket_updated", updated); got != u.ID()+" ada" {
+		t.Fatalf("socket_updated %q", got)
 	}
 }
