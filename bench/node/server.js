@@ -10,7 +10,10 @@
 //
 // With REDIS_URL set (redis://HOST:PORT) it joins a cluster with
 // @socket.io/redis-adapter's createAdapter over two ioredis connections
-// (publisher and subscriber), as the adapter's README shows.
+// (publisher and subscriber), as the adapter's README shows. REDIS_MODE
+// sharded uses createShardedAdapter, and streams
+// @socket.io/redis-streams-adapter, both over node-redis, as their READMEs
+// show.
 //
 //   NODE_PATH=~/.cache/tsunagi/node/node_modules node bench/node/server.js -addr 127.0.0.1:8126
 //   NODE_PATH=… node bench/node/server.js -addr 127.0.0.1:8126 -transports polling,websocket
@@ -33,7 +36,10 @@ const port = Number(addr.slice(colon + 1));
 const httpServer = http.createServer();
 const opts = { transports, serveClient: false };
 let redisClients = [];
-if (process.env.REDIS_URL) {
+const redisMode = process.env.REDIS_MODE || "classic";
+
+async function main() {
+if (process.env.REDIS_URL && redisMode === "classic") {
   const { createAdapter } = require("@socket.io/redis-adapter");
   const { Redis } = require("ioredis");
   const pub = new Redis(process.env.REDIS_URL);
@@ -41,6 +47,23 @@ if (process.env.REDIS_URL) {
   for (const c of [pub, sub]) c.on("error", (e) => console.error("redis error:", e.message));
   redisClients = [pub, sub];
   opts.adapter = createAdapter(pub, sub);
+} else if (process.env.REDIS_URL) {
+  const { createClient } = require("redis");
+  const pub = createClient({ url: process.env.REDIS_URL });
+  pub.on("error", (e) => console.error("redis error:", e.message));
+  if (redisMode === "sharded") {
+    const sub = pub.duplicate();
+    sub.on("error", (e) => console.error("redis error:", e.message));
+    await Promise.all([pub.connect(), sub.connect()]);
+    redisClients = [pub, sub];
+    opts.adapter = require("@socket.io/redis-adapter").createShardedAdapter(pub, sub);
+  } else if (redisMode === "streams") {
+    await pub.connect();
+    redisClients = [pub];
+    opts.adapter = require("@socket.io/redis-streams-adapter").createAdapter(pub);
+  } else {
+    throw new Error(`REDIS_MODE ${redisMode}: want classic, sharded or streams`);
+  }
 }
 const io = new Server(httpServer, opts);
 
@@ -66,8 +89,9 @@ io.on("connection", (socket) => {
 });
 
 httpServer.listen(port, host, () => {
+  const pkg = redisMode === "streams" ? "@socket.io/redis-streams-adapter" : "@socket.io/redis-adapter";
   const cluster = process.env.REDIS_URL
-    ? `, @socket.io/redis-adapter ${require("@socket.io/redis-adapter/package.json").version} over ${process.env.REDIS_URL}`
+    ? `, ${pkg} ${require(pkg + "/package.json").version} (${redisMode}) over ${process.env.REDIS_URL}`
     : "";
   console.error(`node socket.io ${require("socket.io/package.json").version}: listening on ${addr}, transports ${transports.join(",")}${cluster}`);
 });
@@ -79,3 +103,9 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
     process.exit(0);
   });
 }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

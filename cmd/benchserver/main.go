@@ -46,7 +46,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file, from start until SIGINT or SIGTERM")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof's /debug/pprof/ on this address (a listener of its own, loopback only)")
 	redisURL := flag.String("redis", "", "join a cluster over this Redis (redis://HOST:PORT) with the Redis adapter")
-	redisMode := flag.String("redis-mode", "classic", "the Redis adapter's mode; only classic (@socket.io/redis-adapter createAdapter) exists")
+	redisMode := flag.String("redis-mode", "classic", "the Redis adapter's mode: classic (createAdapter), sharded (createShardedAdapter, Redis 7) or streams (@socket.io/redis-streams-adapter)")
 	withMetrics := flag.Bool("metrics", false, "register server/metrics' collector in a registry of its own and serve it at /metrics")
 	flag.Parse()
 
@@ -84,12 +84,9 @@ func main() {
 	opts := &server.Options{Logger: logger}
 	var cluster *redisadapter.Cluster
 	if *redisURL != "" {
-		if *redisMode != "classic" {
-			log.Fatalf("-redis-mode %q: only classic exists (sharded and streams are not built yet)", *redisMode)
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		var err error
-		cluster, err = redisadapter.New(ctx, redisadapter.Options{URL: *redisURL, Logger: logger})
+		cluster, err = redisadapter.New(ctx, redisadapter.Options{URL: *redisURL, Logger: logger, Mode: redisadapter.Mode(*redisMode)})
 		cancel()
 		if err != nil {
 			log.Fatalf("-redis %s: %v", *redisURL, err)
