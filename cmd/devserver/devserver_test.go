@@ -102,6 +102,22 @@ func TestBrowserDemo(t *testing.T) {
 	testenv.WaitJS(t, tctx, `{"hello":"world"} in #log`,
 		`(e => e ? e.textContent : "")(document.getElementById("log"))`, `s => s.includes('{"hello":"world"}')`)
 	d.proc.WaitOutput(t, wait.Deadline(), regexp.QuoteMeta(`my other event: {"my":"data"}`))
+	// The page's socket, its "my other event" and the server's "news"
+	// are in /metrics, which the devserver announced.
+	d.proc.WaitOutput(t, wait.Deadline(), regexp.QuoteMeta("metrics: "+d.base+"/metrics"))
+	resp, body := d.get(t, "/metrics")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d", resp.StatusCode)
+	}
+	for _, want := range []string{
+		`tsunagi_sockets{namespace="/"} 1`,
+		`tsunagi_events_received_total{namespace="/"} 1`,
+		`tsunagi_events_sent_total{namespace="/"} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, body)
+		}
+	}
 	d.stop(t)
 }
 

@@ -18,7 +18,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/tsunagi/tsunagi/server"
+	"github.com/tsunagi/tsunagi/server/metrics"
 	"github.com/tsunagi/tsunagi/web"
 )
 
@@ -48,9 +52,18 @@ var LoopbackOrigins = []string{"localhost", "localhost:*", "127.0.0.1", "127.0.0
 func Handler(io *server.Server, webDir string, a *web.Assets) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", io)
+	mux.Handle("GET /metrics", metricsHandler(io))
 	a.Handle(mux)
 	mux.Handle("/", pages(webDir))
 	return mux
+}
+
+// metricsHandler serves io's Prometheus metrics (package server/metrics),
+// from a registry of its own, in the text format.
+func metricsHandler(io *server.Server) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.NewCollector(io))
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
 // Main parses the flags, builds the client, calls setup with the server and
@@ -144,6 +157,9 @@ func Run(cfg Config, setup func(*server.Server)) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	log.Printf("listening on http://%s/", ln.Addr())
+	if io != nil {
+		log.Printf("metrics: http://%s/metrics (Prometheus text format)", ln.Addr())
+	}
 	go loop.run(ctx)
 	select {
 	case err := <-errc:

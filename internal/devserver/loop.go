@@ -360,6 +360,7 @@ func (l *devLoop) handler(io *server.Server) http.Handler {
 		mux.Handle("/", l.reload.htmlPages(l.cfg.Web, filesOr(l.cfg.Web, l.child)))
 	} else {
 		mux.Handle("/socket.io/", io)
+		mux.Handle("GET /metrics", metricsHandler(io))
 		mux.Handle("/", l.reload.htmlPages(l.cfg.Web, pages(l.cfg.Web)))
 	}
 	return mux

@@ -1,7 +1,11 @@
 // Package redisadapter joins tsunagi servers, and Node socket.io servers,
-// into one cluster over Redis, with the protocol of the classic adapter of
-// Node socket.io, @socket.io/redis-adapter 8.3 createAdapter (Redis
-// PUBLISH/PSUBSCRIBE). The core package server does not import it.
+// into one cluster over Redis, with the protocols of Node's adapters
+// (Options.Mode): the classic adapter, @socket.io/redis-adapter 8.3
+// createAdapter (PUBLISH/PSUBSCRIBE); its sharded adapter,
+// createShardedAdapter (Redis 7 SPUBLISH/SSUBSCRIBE, a Redis Cluster
+// included); and @socket.io/redis-streams-adapter 0.3 (XADD/XREAD), with
+// connection state recovery across servers. The core package server does
+// not import it.
 //
 // # The adapter
 //
@@ -69,9 +73,11 @@
 // JSON.stringify and JSON.parse: a Buffer becomes {"type":"Buffer","data":
 // [...]}, a Date its toJSON string, NaN and ±Infinity null.
 //
-// The type numbers are those of the classic protocol only. The sharded and
-// streams adapters use socket.io-adapter's ClusterAdapter numbers (7 is
-// BROADCAST here and FETCH_SOCKETS there) and need a codec of their own.
+// RequestType numbers are those of the classic protocol only. The sharded
+// and streams adapters speak socket.io-adapter's ClusterAdapter protocol
+// (ClusterMessage, MessageType: 7 is BROADCAST in one and FETCH_SOCKETS in
+// the other), decoded by DecodeClusterMessage and, for stream entries, from
+// their uid/nsp/type/data fields.
 //
 // Decoding reads untrusted bytes (anyone who can PUBLISH can send them).
 // Every msgpack message is first checked without recursion: one value, no
@@ -91,11 +97,14 @@
 //	b, _ := msg.Encode()
 //	// PUBLISH redisadapter.NewChannels("", "/", uid).BroadcastChannel(msg.Opts.Rooms) b
 //
-// # Still to build
+// # Not built
 //
-//   - The sharded adapter (createShardedAdapter, SPUBLISH, Redis Cluster)
-//     and the streams adapter (@socket.io/redis-streams-adapter 0.3, with
-//     connection state recovery across servers), both on the ClusterAdapter
-//     codec, with session persist/restore in the server.Adapter interface.
-//   - Classic mode on a Redis Cluster (NUMSUB summed over the nodes).
+//   - Classic mode on a Redis Cluster: PUBLISH reaches every node and NUMSUB
+//     is summed over them, but it is not tested there.
+//   - In sharded mode a subscription that lapses without an error is not
+//     probed (the classic subscriber's probe needs a channel on each
+//     master); a broken connection and a moved slot are detected.
+//   - The heartbeat variant (ClusterAdapterWithHeartbeat, types 1, 2 and 13),
+//     which the streams adapter stopped using in 0.3: those messages are
+//     read and ignored.
 package redisadapter
