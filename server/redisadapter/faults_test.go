@@ -153,11 +153,21 @@ func (f *freezer) close() {
 // hears nothing. The probe finds it, B subscribes again on a new
 // connection, counts the gap, and the cluster delivers again.
 func TestClusterLapsedSubscription(t *testing.T) {
+	for _, m := range modes[:2] { // classic, and sharded (streams read their broadcasts with XREAD)
+		t.Run(m.name, func(t *testing.T) { testClusterLapsedSubscription(t, m.opts) })
+	}
+}
+
+func testClusterLapsedSubscription(t *testing.T, base redisadapter.Options) {
 	r := testenv.StartRedis(t)
 	f := newFreezer(t, r.Addr)
-	a := startNode(t, r.URL(), redisadapter.Options{}, joinRooms)
-	b := startNode(t, f.url(), redisadapter.Options{ProbeInterval: 100 * time.Millisecond}, joinRooms)
+	a := startNode(t, r.URL(), base, joinRooms)
+	b := startNode(t, f.url(), with(base, func(o *redisadapter.Options) { o.ProbeInterval = 100 * time.Millisecond }), joinRooms)
 	b1 := dialClient(t, b.url, "room=r")
+	waitReady(t, a, b)
+	if base.Mode == redisadapter.ModeSharded {
+		waitShardSubscribed(t, r, base, "r", 1)
+	}
 	if err := a.srv.To("r").Emit("n", 0); err != nil {
 		t.Fatal(err)
 	}

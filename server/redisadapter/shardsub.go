@@ -2,6 +2,7 @@ package redisadapter
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 
@@ -33,12 +34,18 @@ type shardSubscriber struct {
 	lost     bool                       // since a gap, not yet subscribed again
 	closed   bool
 	kick     chan struct{} // wakes the placing goroutine
+	uid      string        // names the probe channels
 }
 
 // shardConn is one SSUBSCRIBE connection.
 type shardConn struct {
 	addr   string
+	client *redis.Client // of the node
 	ps     *redis.PubSub
+	probe  string    // a channel of this node's slots that only this server hears
+	sent   time.Time // the probe in flight, zero when none
+	heard  bool      // a message arrived since the probe was sent
+	missed int       // probe intervals in a row that heard nothing
 	chans  map[string]bool
 	unsubs map[string]int // SUNSUBSCRIBEs sent and not yet confirmed
 	dead   bool
@@ -55,9 +62,94 @@ func newShardSubscriber(c *Cluster) *shardSubscriber {
 		kick:     make(chan struct{}, 1),
 	}
 	s.cc, _ = c.rdb.(*redis.ClusterClient)
-	c.wg.Add(1)
+	s.uid = newUID(12)
+	c.wg.Add(2)
 	go s.placeLoop()
+	go s.probeLoop()
 	return s
+}
+
+// probeLoop checks, every ProbeInterval, that each connection still
+// delivers: it SPUBLISHes to the connection's probe channel, one whose slot
+// its node serves. A connection that heard nothing, its probe included,
+// for two intervals while Redis answered has lapsed: it is dropped and its
+// channels placed again on a new one.
+func (s *shardSubscriber) probeLoop() {
+	defer s.c.wg.Done()
+	t := time.NewTicker(s.c.opts.ProbeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-s.c.ctx.Done():
+			return
+		}
+		s.mu.Lock()
+		conns := make([]*shardConn, 0, len(s.conns))
+		for _, conn := range s.conns {
+			conns = append(conns, conn)
+		}
+		s.mu.Unlock()
+		for _, conn := range conns {
+			s.probeConn(conn)
+		}
+	}
+}
+
+func (s *shardSubscriber) probeConn(conn *shardConn) {
+	if conn.probe == "" { // only this goroutine sets it
+		ch := s.probeChannel(conn)
+		if ch == "" {
+			return
+		}
+		s.mu.Lock()
+		conn.probe = ch
+		s.mu.Unlock()
+		_ = conn.ps.SSubscribe(s.c.ctx, ch)
+		return
+	}
+	s.mu.Lock()
+	if conn.dead {
+		s.mu.Unlock()
+		return
+	}
+	if !conn.sent.IsZero() && !s.lost && !conn.heard {
+		conn.missed++
+	} else {
+		conn.missed = 0
+	}
+	lapsed := conn.missed >= 2
+	if !lapsed {
+		conn.sent, conn.heard = time.Now(), false // before the SPUBLISH: it may come back first
+	}
+	s.mu.Unlock()
+	if lapsed {
+		s.lose("the probe did not come back", nil)
+		s.rebuild(conn)
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.c.ctx, s.c.opts.ProbeInterval)
+	err := conn.client.SPublish(ctx, conn.probe, "probe").Err()
+	cancel()
+	if err != nil {
+		s.mu.Lock()
+		conn.sent = time.Time{} // Redis is down: the reader sees that
+		s.mu.Unlock()
+	}
+}
+
+// probeChannel finds a channel whose slot conn's node serves.
+func (s *shardSubscriber) probeChannel(conn *shardConn) string {
+	for i := 0; i < 256; i++ {
+		ch := s.c.opts.Key + "-probe#" + s.uid + "#" + strconv.Itoa(i) + "#"
+		if s.cc == nil {
+			return ch
+		}
+		if _, addr, err := s.nodeFor(ch); err == nil && addr == conn.addr {
+			return ch
+		}
+	}
+	return ""
 }
 
 // add subscribes to channel; ready, when not nil, is closed once Redis
@@ -117,7 +209,7 @@ func (s *shardSubscriber) place(channel string) {
 	delete(s.unplaced, channel)
 	conn := s.conns[addr]
 	if conn == nil {
-		conn = &shardConn{addr: addr, ps: client.SSubscribe(s.c.ctx), chans: map[string]bool{}, unsubs: map[string]int{}}
+		conn = &shardConn{addr: addr, client: client, ps: client.SSubscribe(s.c.ctx), chans: map[string]bool{}, unsubs: map[string]int{}}
 		s.conns[addr] = conn
 		s.c.wg.Add(1)
 		go s.read(conn)
@@ -218,7 +310,17 @@ func (s *shardSubscriber) read(conn *shardConn) {
 		}
 		switch m := msg.(type) {
 		case *redis.Message:
-			s.c.received(inMsg{channel: m.Channel, payload: m.Payload})
+			s.mu.Lock()
+			probe := m.Channel == conn.probe
+			if probe {
+				conn.sent = time.Time{}
+			} else {
+				conn.heard = true
+			}
+			s.mu.Unlock()
+			if !probe {
+				s.c.received(inMsg{channel: m.Channel, payload: m.Payload})
+			}
 		case *redis.Subscription:
 			s.subscription(conn, m)
 		}
@@ -242,6 +344,11 @@ func (s *shardSubscriber) subscription(conn *shardConn, m *redis.Subscription) {
 		}
 	case "sunsubscribe":
 		s.mu.Lock()
+		if m.Channel == conn.probe { // its slot moved: another is picked
+			conn.probe, conn.sent = "", time.Time{}
+			s.mu.Unlock()
+			return
+		}
 		if conn.unsubs[m.Channel] > 0 {
 			conn.unsubs[m.Channel]-- // the answer to our own SUNSUBSCRIBE
 			if conn.unsubs[m.Channel] == 0 {
