@@ -526,3 +526,63 @@ func waitShardSubscribed(t *testing.T, r *testenv.Redis, o redisadapter.Options,
 		return n2 == int64(servers)
 	})
 }
+
+// TestClusterMalformedMessagesCluster sends bad ClusterAdapter messages
+// to a server in sharded mode (SPUBLISH) and in streams mode (PUBLISH and
+// XADD): each is dropped, counted and logged, and the cluster still
+// delivers.
+func TestClusterMalformedMessagesCluster(t *testing.T) {
+	bad := []string{
+		"\x84\xa4type", // truncated msgpack
+		"\xc1",
+		"{not json",
+		`{"type":99,"uid":"z","nsp":"/","data":{}}`,
+		`{"type":3,"uid":"z","nsp":"/"}`,
+		`{"type":3,"uid":"z","nsp":"/","data":{"packet":{"type":2,"data":[1]},"opts":{"rooms":[],"except":[]}}}`,
+		`{"type":7,"uid":"z","nsp":"/","data":{"opts":{"rooms":[],"except":[]}}}`,
+		"\x81\xa4type\xdd\xff\xff\xff\xff",
+	}
+	for _, m := range []struct {
+		name string
+		opts redisadapter.Options
+		send func(t *testing.T, pub *respConn, payload string) error
+	}{
+		{"sharded", redisadapter.Options{Mode: redisadapter.ModeSharded}, func(t *testing.T, pub *respConn, p string) error {
+			_, err := pub.do("SPUBLISH", "socket.io#/#", p)
+			return err
+		}},
+		{"streams pub/sub", redisadapter.Options{Mode: redisadapter.ModeStreams}, func(t *testing.T, pub *respConn, p string) error {
+			_, err := pub.do("PUBLISH", "socket.io#/#", p)
+			return err
+		}},
+		{"streams entries", redisadapter.Options{Mode: redisadapter.ModeStreams}, func(t *testing.T, pub *respConn, p string) error {
+			_, err := pub.do("XADD", "socket.io", "*", "uid", "z", "nsp", "/", "type", "3", "data", p)
+			return err
+		}},
+	} {
+		t.Run(m.name, func(t *testing.T) {
+			r := testenv.StartRedis(t)
+			a := startNode(t, r.URL(), m.opts, joinRooms)
+			b := startNode(t, r.URL(), m.opts, joinRooms)
+			b1 := dialClient(t, b.url, "room=r")
+			waitReady(t, a, b)
+			if m.opts.Mode == redisadapter.ModeSharded {
+				waitShardSubscribed(t, r, m.opts, "r", 1)
+			}
+			pub := dialRESP(t, r.Addr)
+			for _, p := range bad {
+				if err := m.send(t, pub, p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			wait.For(t, "every bad message counted", func() bool { return b.cluster.Stats().Malformed >= uint64(len(bad)) })
+			if err := a.srv.To("r").Emit("still", "fine"); err != nil {
+				t.Fatal(err)
+			}
+			b1.expect(t, `still ["fine"]`)
+			if !strings.Contains(b.logs.String(), "malformed") {
+				t.Errorf("B logged no malformed message:\n%s", b.logs.String())
+			}
+		})
+	}
+}

@@ -101,9 +101,6 @@
 //
 //   - Classic mode on a Redis Cluster: PUBLISH reaches every node and NUMSUB
 //     is summed over them, but it is not tested there.
-//   - In sharded mode a subscription that lapses without an error is not
-//     probed (the classic subscriber's probe needs a channel on each
-//     master); a broken connection and a moved slot are detected.
 //   - The heartbeat variant (ClusterAdapterWithHeartbeat, types 1, 2 and 13),
 //     which the streams adapter stopped using in 0.3: those messages are
 //     read and ignored.
