@@ -36,6 +36,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tsunagi/tsunagi/server"
+	"github.com/tsunagi/tsunagi/server/admin"
 	"github.com/tsunagi/tsunagi/server/metrics"
 	"github.com/tsunagi/tsunagi/server/redisadapter"
 	"github.com/tsunagi/tsunagi/shared"
@@ -48,6 +49,7 @@ func main() {
 	redisURL := flag.String("redis", "", "join a cluster over this Redis (redis://HOST:PORT) with the Redis adapter")
 	redisMode := flag.String("redis-mode", "classic", "the Redis adapter's mode: classic (createAdapter), sharded (createShardedAdapter, Redis 7) or streams (@socket.io/redis-streams-adapter)")
 	withMetrics := flag.Bool("metrics", false, "register server/metrics' collector in a registry of its own and serve it at /metrics")
+	withAdmin := flag.Bool("admin", false, "instrument the server with server/admin (the Admin UI's /admin namespace) in production mode, with no auth")
 	flag.Parse()
 
 	if *pprofAddr != "" {
@@ -124,6 +126,13 @@ func main() {
 		})
 	})
 
+	if *withAdmin {
+		adm, err := admin.Instrument(srv, admin.Options{NoAuth: true, Mode: admin.ModeProduction})
+		if err != nil {
+			log.Fatalf("-admin: %v", err)
+		}
+		defer adm.Close()
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", srv)
 	if *withMetrics {
