@@ -543,18 +543,29 @@ func (a *adapter) remoteBroadcastWithAck(req Request, answer func(Response)) {
 		a.c.dropMalformed(a.ch.Request, err)
 		return
 	}
-	timeout := a.c.opts.RequestsTimeout
-	if t := req.Opts.Flags.Timeout; t != nil && *t > 0 {
+	a.c.relayAcks(a.MemoryAdapter, a.nsp, req.Opts, p,
+		func(n int) {
+			answer(Response{Type: ResponseBroadcastClientCount, RequestID: req.RequestID, ClientCount: n})
+		},
+		func(v Value) { answer(Response{Type: ResponseBroadcastAck, RequestID: req.RequestID, Packet: v}) })
+}
+
+// relayAcks runs another server's broadcast with acks, p to the local
+// sockets that o selects, for both protocols: count once with the number of
+// clients reached, then ack once per client's reply, with its first
+// argument (nil for none). The acks are forgotten when all came or at the
+// broadcast's timeout, whichever is first.
+func (c *Cluster) relayAcks(m *server.MemoryAdapter, nsp string, o BroadcastOptions, p *wire.Packet, count func(int), ack func(Value)) {
+	timeout := c.opts.RequestsTimeout
+	if t := o.Flags.Timeout; t != nil && *t > 0 {
 		timeout = time.Duration(*t) * time.Millisecond
 	}
-	// The acks are forgotten when all came or at the timeout, whichever
-	// is first.
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	var remaining atomic.Int64
 	counted := make(chan struct{})
-	a.MemoryAdapter.BroadcastWithAck(ctx, p, fromWire(req.Opts),
+	m.BroadcastWithAck(ctx, p, fromWire(o),
 		func(n int) {
-			answer(Response{Type: ResponseBroadcastClientCount, RequestID: req.RequestID, ClientCount: n})
+			count(n)
 			if remaining.Add(int64(n)) == 0 {
 				cancel()
 			}
@@ -574,11 +585,11 @@ func (a *adapter) remoteBroadcastWithAck(req Request, answer func(Response)) {
 			if args.Len() > 0 {
 				v, err = PacketValue(args.Raw(0), args.Buffers())
 				if err != nil {
-					a.c.logger().Warn("redisadapter: ack not sent", "nsp", a.nsp, "err", err)
+					c.logger().Warn("redisadapter: ack not sent", "nsp", nsp, "err", err)
 					return
 				}
 			}
-			answer(Response{Type: ResponseBroadcastAck, RequestID: req.RequestID, Packet: v})
+			ack(v)
 		})
 }
 

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -614,39 +613,11 @@ func ackValue(arg any) (Value, error) {
 // remoteBroadcastWithAck runs another server's broadcast with acks on the
 // local sockets: one client count, then one answer per client's ack.
 func (a *cadapter) remoteBroadcastWithAck(m ClusterMessage, p *wire.Packet) {
-	timeout := a.c.opts.RequestsTimeout
-	if t := m.Opts.Flags.Timeout; t != nil && *t > 0 {
-		timeout = time.Duration(*t) * time.Millisecond
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	var remaining atomic.Int64
-	counted := make(chan struct{})
-	a.MemoryAdapter.BroadcastWithAck(ctx, p, fromWire(m.Opts),
+	a.c.relayAcks(a.MemoryAdapter, a.nsp, m.Opts, p,
 		func(n int) {
 			a.respond(m.UID, ClusterMessage{Type: MessageBroadcastClientCount, RequestID: m.RequestID, ClientCount: n})
-			if remaining.Add(int64(n)) == 0 {
-				cancel()
-			}
-			close(counted)
 		},
-		func(args shared.Args, err error) {
-			<-counted
-			defer func() {
-				if remaining.Add(-1) == 0 {
-					cancel()
-				}
-			}()
-			if err != nil {
-				return
-			}
-			var v Value
-			if args.Len() > 0 {
-				v, err = PacketValue(args.Raw(0), args.Buffers())
-				if err != nil {
-					a.c.logger().Warn("redisadapter: ack not sent", "nsp", a.nsp, "err", err)
-					return
-				}
-			}
+		func(v Value) {
 			a.respond(m.UID, ClusterMessage{Type: MessageBroadcastAck, RequestID: m.RequestID, Packet: v})
 		})
 }

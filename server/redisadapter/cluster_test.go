@@ -193,6 +193,9 @@ func testClusterBroadcasts(t *testing.T, base redisadapter.Options) {
 	a1 := dialClient(t, a.url, "room=r")
 	b1 := dialClient(t, b.url, "room=r")
 	b2 := dialClient(t, b.url, "room=other")
+	inRoom(t, a, a1.ID(), "r")
+	inRoom(t, b, b1.ID(), "r")
+	inRoom(t, b, b2.ID(), "other")
 	waitReady(t, a, b)
 	if base.Mode == redisadapter.ModeSharded {
 		waitShardSubscribed(t, r, base, "r", 2)
@@ -254,6 +257,10 @@ func testClusterRequests(t *testing.T, base redisadapter.Options) {
 	})
 	a1 := dialClient(t, a.url, "room=r&who=a1")
 	b1 := dialClient(t, b.url, "room=r&who=b1")
+	// Connection handlers (joinRooms) run after the client is told it
+	// connected: wait for the joins.
+	inRoom(t, a, a1.ID(), "r")
+	inRoom(t, b, b1.ID(), "r")
 	a1.On("ask", func(args shared.Args, ack shared.AckFunc) error { return ack("a1 says", 1) })
 	b1.On("ask", func(args shared.Args, ack shared.AckFunc) error { return ack([]byte{7}) })
 	ctx := context.Background()
@@ -356,6 +363,8 @@ func testClusterRedisDown(t *testing.T, base redisadapter.Options) {
 	b := startNode(t, r.URL(), base, joinRooms)
 	a1 := dialClient(t, a.url, "room=r")
 	b1 := dialClient(t, b.url, "room=r")
+	inRoom(t, a, a1.ID(), "r")
+	inRoom(t, b, b1.ID(), "r")
 	waitReady(t, a, b)
 	if err := a.srv.To("r").Emit("n", 0); err != nil {
 		t.Fatal(err)
@@ -585,4 +594,10 @@ func TestClusterMalformedMessagesCluster(t *testing.T) {
 			}
 		})
 	}
+}
+
+// inRoom waits until socket id is in room on n.
+func inRoom(t *testing.T, n *node, id, room string) {
+	t.Helper()
+	wait.For(t, id+" in "+room, func() bool { return slices.Contains(n.srv.Of("/").Adapter().SocketRooms(id), room) })
 }

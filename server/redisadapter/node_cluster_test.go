@@ -145,6 +145,7 @@ func testNodeClusterInterop(t *testing.T, base redisadapter.Options) {
 		})
 	})
 	gc := dialClient(t, g.url, "room=r&who=go")
+	inRoom(t, g, gc.ID(), "r")
 	gc.On("ask", func(_ shared.Args, ack shared.AckFunc) error { return ack(map[string]string{"go": "ack"}) })
 	ctx := context.Background()
 
