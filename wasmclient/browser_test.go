@@ -88,7 +88,7 @@ func TestFacadeInChromium(t *testing.T) {
 		"connected":      true,
 		"idType":         "string",
 		"ack":            []any{1.0, "two", map[string]any{"three": 3.0}},
-		"timeout":        "tsunagi: operation has timed out: context deadline exceeded",
+		"timeout":        "operation has timed out", // socket.io-client's message
 		"promise":        "p",
 		"promiseTimeout": "rejected",
 		"binAck":         []any{3.0, 2.0, 1.0},
