@@ -10,10 +10,23 @@ import (
 )
 
 // dial ignores h and c: a page cannot set WebSocket handshake headers, and
-// the browser keeps the cookies.
-func dial(ctx context.Context, u string, _ http.Header, _ *http.Client) (*websocket.Conn, error) {
+// the browser keeps the cookies. It opens a browserWS, or coder/websocket's
+// Conn with the build tag tsunagi_coderws or where the page forbids
+// compiling JavaScript.
+func dial(ctx context.Context, u string, _ http.Header, _ *http.Client) (wsConn, error) {
+	if !coderWS {
+		if c, ok, err := dialBrowser(ctx, u); ok {
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		}
+	}
 	ws, _, err := websocket.Dial(ctx, u, nil)
-	return ws, err
+	if err != nil {
+		return nil, err
+	}
+	return ws, nil
 }
 
 // pollHeader is the header of polling requests: with credentials, fetch

@@ -28,17 +28,17 @@ type engine struct {
 	dec  wire.Decoder
 
 	// The reader's: what it reads from.
-	rws     *websocket.Conn
+	rws     wsConn
 	rpoll   *poller
 	pending [][]byte // records of a polling payload not read yet
 
 	polled *poller // the polling transport the engine opened with, if any; set once
 
 	// Guarded by mu; changed by the upgrade under wlock too.
-	ws    *websocket.Conn // the WebSocket transport, nil while polling
-	poll  *poller         // the polling transport, nil on WebSocket
-	probe *websocket.Conn // the WebSocket being probed for the upgrade
-	next  *websocket.Conn // the upgraded WebSocket the reader moves to
+	ws    wsConn  // the WebSocket transport, nil while polling
+	poll  *poller // the polling transport, nil on WebSocket
+	probe wsConn  // the WebSocket being probed for the upgrade
+	next  wsConn  // the upgraded WebSocket the reader moves to
 
 	ctx      *signal       // stopped when the connection ends
 	wlock    chan struct{} // held while a packet and its attachments are written
@@ -50,6 +50,18 @@ type engine struct {
 	reason string
 	done   chan struct{}
 	start0 time.Time
+}
+
+// wsConn is a WebSocket connection: coder/websocket's *websocket.Conn
+// natively; under js, by default, a thinner one on the browser's WebSocket
+// (websocket_js.go; the build tag tsunagi_coderws switches back to
+// coder/websocket's).
+type wsConn interface {
+	Read(ctx context.Context) (websocket.MessageType, []byte, error)
+	Write(ctx context.Context, typ websocket.MessageType, p []byte) error
+	Close(code websocket.StatusCode, reason string) error
+	CloseNow() error
+	SetReadLimit(n int64)
 }
 
 func newEngine(m *Manager) *engine {
@@ -354,7 +366,7 @@ func (e *engine) dispatchLoop() {
 
 // lock takes the write lock, waiting as long as ctx allows, and returns
 // the transport to write on.
-func (e *engine) lock(ctx context.Context) (*websocket.Conn, *poller, error) {
+func (e *engine) lock(ctx context.Context) (wsConn, *poller, error) {
 	select {
 	case e.wlock <- struct{}{}:
 	case <-ctx.Done():
@@ -381,7 +393,7 @@ func (e *engine) write(ctx context.Context, f frame) error {
 	return writeFrame(ctx, ws, f)
 }
 
-func writeFrame(ctx context.Context, ws *websocket.Conn, f frame) error {
+func writeFrame(ctx context.Context, ws wsConn, f frame) error {
 	if f.binary {
 		return ws.Write(ctx, websocket.MessageBinary, f.data)
 	}

@@ -89,7 +89,7 @@ func (e *engine) upgrade() {
 
 var errProbe = errors.New("the server did not answer the probe with 3probe")
 
-func (e *engine) probeWS(ctx *signal, ws *websocket.Conn) error {
+func (e *engine) probeWS(ctx *signal, ws wsConn) error {
 	if err := ws.Write(ctx, websocket.MessageText, []byte("2probe")); err != nil {
 		return err
 	}
