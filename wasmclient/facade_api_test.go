@@ -60,9 +60,9 @@ func facadePage(t *testing.T, page string, setup func(*server.Server)) (tsunagi,
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
 
 	ctx := testenv.NewBrowser(t)
-	ctx, cancel := context.WithTimeout(ctx, wait.Deadline())
+	nctx, cancel := context.WithTimeout(ctx, wait.Deadline())
 	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/"+page)); err != nil {
+	if err := chromedp.Do(nctx, chromedp.Navigate(hs.URL+"/"+page)); err != nil {
 		t.Fatal(err)
 	}
 	js := testenv.WaitJS(t, ctx, "both clients' results", `window.results || {}`,
@@ -200,4 +200,94 @@ func TestFacadeValuesInChromium(t *testing.T) {
 		"cycle":       "threw",
 		"bigint":      "TypeError",
 	})
+}
+
+// apiServer: "/" records "seq" and acks the records on "seqdone", answers
+// "message" with "message back", echoes "echo", never acks "silent", acks
+// "flaky" on its second try, acks "auth" with the handshake's auth JSON,
+// and disconnects the socket on "kick"; "/other" says hello; "/private"
+// refuses every socket with data.
+func apiServer(srv *server.Server) {
+	srv.OnConnection(func(s *server.Socket) {
+		var mu sync.Mutex
+		var seq []string
+		tries := 0
+		s.On("seq", func(a shared.Args, _ shared.AckFunc) error {
+			mu.Lock()
+			defer mu.Unlock()
+			seq = append(seq, string(a.Raw(0)))
+			return nil
+		})
+		s.On("seqdone", func(_ shared.Args, ack shared.AckFunc) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return ack(seq)
+		})
+		s.On("message", func(a shared.Args, _ shared.AckFunc) error {
+			return s.Emit("message back", json.RawMessage(a.Raw(0)))
+		})
+		s.On("echo", func(a shared.Args, ack shared.AckFunc) error {
+			vals := make([]any, a.Len())
+			for i := range vals {
+				vals[i] = json.RawMessage(a.Raw(i))
+			}
+			return ack(vals...)
+		})
+		s.On("silent", func(shared.Args, shared.AckFunc) error { return nil })
+		s.On("flaky", func(a shared.Args, ack shared.AckFunc) error {
+			mu.Lock()
+			tries++
+			n := tries
+			mu.Unlock()
+			if n < 2 {
+				return nil
+			}
+			return ack("ok", n)
+		})
+		s.On("auth", func(_ shared.Args, ack shared.AckFunc) error {
+			return ack(string(s.Handshake().Auth))
+		})
+		s.On("kick", func(shared.Args, shared.AckFunc) error {
+			go s.Disconnect(false)
+			return nil
+		})
+	})
+	srv.Of("/other").OnConnection(func(s *server.Socket) { s.Emit("hello other", "from /other") })
+	srv.Of("/private").Use(func(s *server.Socket) error {
+		return &server.ConnectError{Message: "not authorized", Data: map[string]any{"hint": "token", "z": 1}}
+	})
+}
+
+// TestFacadeAPIInChromium calls the members of socket.io-client's public
+// API (docs/facade-api.md lists them) through the facade and through the
+// official client in the same page, and checks that both saw the same.
+func TestFacadeAPIInChromium(t *testing.T) {
+	t.Parallel()
+	ts, off := facadePage(t, "facade_api.html", apiServer)
+	same := []string{
+		"exports", "before", "sendBuffer", "listeners", "anyListeners", "connected", "sendBufferAfter", "engine",
+		"send", "echo", "emitWithAck", "timeout", "timeoutOK", "timeoutPromise", "seq", "seen", "seenOut",
+		"serverDisconnect", "clientDisconnect", "reconnectedByHand", "upgrade", "retries", "authFunction",
+		"ackTimeout", "managerGetters", "managerSetters", "managerOpts", "managerSocket", "otherNamespace",
+		"managerOpen", "managerEvents", "transportError", "reconnectFailed", "refused",
+	}
+	sameAsOfficial(t, ts, off, same, map[string]any{
+		"exports":          map[string]any{"connect": true, "io": true, "Manager": "function", "Socket": "function"},
+		"protocol":         5.0,
+		"managerPrivate":   []any{"closed", false},
+		"recovered":        false,
+		"reconnecting":     false,
+		"clientDisconnect": []any{[]any{"io client disconnect", "io client disconnect"}, false, false},
+		"seq":              []any{`"buffered"`, `"uncompressed"`, `"volatile while connected"`},
+		"timeout":          []any{1.0, "operation has timed out"},
+		"serverDisconnect": []any{"io server disconnect", false, false},
+		"upgrade":          []any{"websocket", "websocket"},
+		"authFunction":     []any{nil, `{"token":"fn","z":1,"a":2}`},
+		"reconnectFailed":  []any{2.0, []any{"xhr poll error", "xhr poll error"}, "xhr poll error"},
+	})
+	for k, v := range ts {
+		if len(k) > 6 && k[:6] == "error " {
+			t.Errorf("facade: %s: %v", k, v)
+		}
+	}
 }

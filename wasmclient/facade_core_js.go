@@ -10,6 +10,7 @@ package wasmclient
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/tsunagi/tsunagi/shared"
 	"github.com/tsunagi/tsunagi/shared/wire"
@@ -66,4 +67,30 @@ func (m *Manager) engineID() string {
 		return ""
 	}
 	return m.eng.open.SID
+}
+
+// openAfterClose is Open for a socket that the page connects again right
+// after disconnecting it: when that disconnect is closing the connection
+// (its last socket left), Open would otherwise send CONNECT on the
+// connection that is ending, and no new one would open. So it waits, on
+// the facade's worker, for that end first (bounded by the write timeout).
+func (s *Socket) openAfterClose() {
+	m := s.m
+	m.mu.Lock()
+	e := m.eng
+	m.mu.Unlock()
+	if e != nil {
+		e.mu.Lock()
+		closing := e.reason != ""
+		e.mu.Unlock()
+		if closing {
+			t := time.NewTimer(m.opts.WriteTimeout)
+			select {
+			case <-e.done:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+	}
+	s.Open()
 }

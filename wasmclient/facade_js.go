@@ -327,13 +327,13 @@ func (jm *jsManager) call(args ...any) {
 }
 
 // transportError is the message socket.io-client gives a failed connection
-// attempt ("timeout", or a TransportError of the first transport tried) and
-// the error's text as its description.
+// attempt ("timeout", or the TransportError of the first transport in the
+// options, polling by default) and the error's text as its description.
 func transportError(m *Manager, err error) (message, description string) {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		message = "timeout"
-	case m.transports()[0] == TransportWebSocket:
+	case len(m.opts.Transports) > 0 && m.opts.Transports[0] == TransportWebSocket:
 		message = "websocket error"
 	default:
 		message = "xhr poll error"
@@ -395,7 +395,7 @@ func (jm *jsManager) socket(nsp string, args []safejs.Value) (safejs.Value, erro
 		// open(authJSON): connect with that CONNECT payload.
 		"open": func(a []safejs.Value) any {
 			auth := authOf(a)
-			run.do(func() { s.SetAuth(auth); s.Open() })
+			run.do(func() { s.SetAuth(auth); s.openAfterClose() })
 			return nil
 		},
 		// auth(authJSON): the payload of the next CONNECT.

@@ -210,7 +210,8 @@
     var flags = this.flags;
     this.flags = {};
     var ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
-    var packet = {data: args, enc: encode(args), volatile: !!flags.volatile, id: undefined};
+    var packet = {type: 2, data: args, options: {compress: flags.compress !== false}, nsp: this.nsp,
+      enc: encode(args), volatile: !!flags.volatile, id: undefined};
     if (ack) {
       packet.id = this.ids++;
       this._registerAckCallback(packet.id, ack, flags);
@@ -495,6 +496,7 @@
     this.id = undefined;
     this.readyState = "closed";
     this.upgraded = false;
+    this.binaryType = "arraybuffer";
     this.transport = {name: undefined};
   }
   inherit(Engine);
@@ -522,6 +524,7 @@
     this.randomizationFactor(opts.randomizationFactor !== undefined && opts.randomizationFactor !== null ? opts.randomizationFactor : 0.5);
     this.timeout(opts.timeout == null ? 20000 : opts.timeout);
     this._readyState = "closed";
+    this._reconnecting = false;
     this._openCallbacks = [];
     this.uri = uri;
     this.engine = new Engine(this);
@@ -598,6 +601,7 @@
     switch (kind) {
       case OPEN:
         this._readyState = "open";
+        this._reconnecting = false;
         this.engine.readyState = "open";
         this.engine.id = b;
         this.engine.transport = {name: a};
@@ -610,6 +614,7 @@
             s.auth(function (data) { s._h.auth(s._authJSON(data)); });
           }
         });
+        this.engine.emitReserved("open");
         this.emitReserved("open");
         var cbs = this._openCallbacks;
         this._openCallbacks = [];
@@ -618,13 +623,16 @@
       case CLOSE:
         this._readyState = "closed";
         this.engine.readyState = "closed";
+        this._reconnecting = this._reconnection && a !== "io client disconnect" && a !== "io server disconnect";
         this.engine.emitReserved("close", a);
         this.emitReserved("close", a);
         return;
       case RECONNECT_ATTEMPT: return this.emitReserved("reconnect_attempt", a);
       case RECONNECT: return this.emitReserved("reconnect", a);
       case RECONNECT_ERROR: return this.emitReserved("reconnect_error", transportError(a, b));
-      case RECONNECT_FAILED: return this.emitReserved("reconnect_failed");
+      case RECONNECT_FAILED:
+        this._reconnecting = false;
+        return this.emitReserved("reconnect_failed");
       case PING: return this.emitReserved("ping");
       case UPGRADE:
         this.engine.transport = {name: a};
@@ -661,6 +669,14 @@
     this._readyState = "opening";
     this.engine.readyState = "opening";
     return this;
+  };
+  // _destroy is called by a socket that disconnected: Go closes the
+  // connection itself once no socket of it is active.
+  Manager.prototype._destroy = function () {};
+  // _close (disconnect) closes the connection and stops reconnecting.
+  Manager.prototype._close = Manager.prototype.disconnect = function () {
+    this._reconnecting = false;
+    this._go(function (mh) { mh.close(); });
   };
   Manager.prototype.socket = function (nsp, opts) {
     var socket = this.nsps[nsp];
