@@ -269,11 +269,13 @@ func TestFacadeAPIInChromium(t *testing.T) {
 		"send", "echo", "emitWithAck", "timeout", "timeoutOK", "timeoutPromise", "seq", "seen", "seenOut",
 		"serverDisconnect", "clientDisconnect", "reconnectedByHand", "upgrade", "retries", "authFunction",
 		"ackTimeout", "managerGetters", "managerSetters", "managerOpts", "managerSocket", "otherNamespace",
-		"managerOpen", "managerEvents", "transportError", "reconnectFailed", "refused",
+		"managerOpen", "managerEvents", "managerConnect", "transportError", "reconnectFailed", "refused",
 	}
 	sameAsOfficial(t, ts, off, same, map[string]any{
 		"exports":          map[string]any{"connect": true, "io": true, "Manager": "function", "Socket": "function"},
 		"protocol":         5.0,
+		"managerEvents":    []any{"open", "close: forced close"},
+		"engineClose":      "forced close",
 		"managerPrivate":   []any{"closed", false},
 		"recovered":        false,
 		"reconnecting":     false,

@@ -621,9 +621,11 @@
         cbs.forEach(function (fn) { fn(); });
         return;
       case CLOSE:
+        // socket.io-client's name for a close that the client asked for
+        if (a === "io client disconnect") a = "forced close";
         this._readyState = "closed";
         this.engine.readyState = "closed";
-        this._reconnecting = this._reconnection && a !== "io client disconnect" && a !== "io server disconnect";
+        this._reconnecting = this._reconnection && a !== "forced close" && a !== "io server disconnect";
         this.engine.emitReserved("close", a);
         this.emitReserved("close", a);
         return;
