@@ -21,9 +21,10 @@ import (
 // (a scheduler resume) that also makes a js.Value with a finalizer per
 // event and per message's data. Here a small JavaScript function (wsHelper)
 // owns the WebSocket: its message listener queues the data in JavaScript
-// and posts one wake-up task per batch; the reader then takes every queued
-// message in one call, packed into one Uint8Array that one copy brings
-// into Go. A write copies the message into a Uint8Array kept for the
+// and wakes Go once per batch (the first message after a quiet moment at
+// once, those queued behind it from a posted task); the reader then takes
+// every queued message in one call, packed into one Uint8Array that one
+// copy brings into Go. A write copies the message into a Uint8Array kept for the
 // purpose and makes one call, with numbers only. open, close and error are
 // calls into Go of their own (once per connection).
 //
@@ -69,14 +70,32 @@ return function (url, wake, onopen, ondone) {
   var ws;
   try { ws = new WebSocket(url); } catch (e) { return String(e && e.message || e); }
   ws.binaryType = "arraybuffer";
-  var q = [], head = 0, scheduled = false, enc = new TextEncoder(), dec = new TextDecoder();
+  var q = [], head = 0, taken = 0, scheduled = false, stalled = false;
+  var enc = new TextEncoder(), dec = new TextDecoder();
   var ch = new MessageChannel(), errText = "";
   if (ch.port1.unref) ch.port1.unref();
-  ch.port1.onmessage = function () { scheduled = false; wake(); };
+  // kick wakes Go and ticks again while that takes messages. When Go takes
+  // none (its reader is busy elsewhere), nothing wakes it until its reader
+  // drains of its own accord.
+  function kick() {
+    var t = taken;
+    wake();
+    if (taken === t) { stalled = true; return; }
+    scheduled = true;
+    ch.port2.postMessage(null);
+  }
+  ch.port1.onmessage = function () {
+    scheduled = false;
+    if (head < q.length) kick();
+  };
   var h = { buf: new Uint8Array(65536), sbuf: new Uint8Array(4096) };
+  // The first message after a quiet moment wakes Go at once (no latency
+  // added to a lone reply), and posts a tick; messages that arrive before
+  // the tick runs were queued behind the first, and the tick takes them
+  // all in one wake-up, then ticks again while they keep coming.
   ws.onmessage = function (e) {
     q.push(e.data);
-    if (!scheduled) { scheduled = true; ch.port2.postMessage(null); }
+    if (!scheduled && !stalled) kick();
   };
   ws.onopen = function () { onopen(); };
   ws.onerror = function (e) { errText = (e && e.message) || "WebSocket error"; };
@@ -97,6 +116,7 @@ return function (url, wake, onopen, ondone) {
   // at most; it returns the bytes written × 2, plus 1 when buf was replaced.
   h.drain = function (max) {
     var pos = 0, grew = 0;
+    stalled = false;
     while (head < q.length) {
       var d = q[head], text = typeof d === "string";
       var need = pos + 5 + (text ? d.length * 3 : d.byteLength);
@@ -109,6 +129,7 @@ return function (url, wake, onopen, ondone) {
       b[pos + 1] = n & 255; b[pos + 2] = (n >>> 8) & 255; b[pos + 3] = (n >>> 16) & 255; b[pos + 4] = (n >>> 24) & 255;
       pos += 5 + n;
       q[head++] = undefined;
+      taken++;
     }
     if (head === q.length) { q.length = 0; head = 0; }
     else if (head > 4096) { q = q.slice(head); head = 0; }

@@ -94,6 +94,7 @@ type config struct {
 	browserCPU  string
 	netCheck    bool
 	profileDir  string
+	compareDir  string
 	md          string
 	siojs       string
 	fromDir     string
@@ -121,6 +122,7 @@ func main() {
 	flag.StringVar(&c.md, "md", "", "write the table, in Markdown, to this file")
 	flag.StringVar(&c.siojs, "socketio-js", filepath.Join(os.Getenv("HOME"), ".cache/tsunagi/node/node_modules/socket.io-client/dist/socket.io.min.js"), "the official client for page b")
 	flag.StringVar(&c.fromDir, "from", "", "the builds from -build-only, instead of building")
+	flag.StringVar(&c.compareDir, "compare", "", "other builds from -build-only, served on a port of their own as pages a2 and c2 (add them to -pages)")
 	flag.StringVar(&c.buildOnly, "build-only", "", "build the wasm programs into this directory and exit")
 	flag.StringVar(&c.buildFlags, "build-flags", "", "more go build flags for client.wasm and gopage.wasm (e.g. -tags=tsunagi_coderws)")
 	flag.DurationVar(&c.totalBudget, "timeout", 30*time.Minute, "bound on the whole run")
@@ -318,37 +320,42 @@ func run(c config) error {
 	}
 
 	io := newServer()
-	mux := http.NewServeMux()
-	mux.Handle("/socket.io/", io)
-	mux.HandleFunc("GET /socket.io/socket.io.js", func(w http.ResponseWriter, r *http.Request) { cur.Load().client.Loader.ServeHTTP(w, r) })
-	mux.HandleFunc("GET /client.wasm", func(w http.ResponseWriter, r *http.Request) { cur.Load().client.Wasm.ServeHTTP(w, r) })
-	mux.HandleFunc("GET /wasm_exec.js", func(w http.ResponseWriter, r *http.Request) { cur.Load().client.WasmExec.ServeHTTP(w, r) })
-	mux.HandleFunc("GET /c/gopage.wasm", func(w http.ResponseWriter, r *http.Request) { cur.Load().gopage.ServeHTTP(w, r) })
-	mux.Handle("GET /b/socket.io.min.js", sioAsset)
-	for _, p := range []string{"a", "b", "c"} {
-		html := pageHTML(p)
-		mux.HandleFunc("GET /"+p+"/{$}", func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.Header().Set("Cache-Control", "no-cache")
-			_, _ = w.Write([]byte(html))
-		})
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	hs := &http.Server{Handler: mux}
-	go hs.Serve(ln)
 	defer func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer scancel()
 		_ = io.Shutdown(sctx)
-		hs.Close()
 	}()
-	base := "http://" + ln.Addr().String()
-
+	base, stopServe, err := serve(io, &cur, sioAsset)
+	if err != nil {
+		return err
+	}
+	defer stopServe()
 	br := &browser{c: c, base: base}
 	defer br.cleanup()
+	if c.compareDir != "" {
+		// The other builds, on a listener of their own: the loader loads
+		// client.wasm from the root of its server.
+		var b2 builds
+		for i, f := range b2.files() {
+			raw, err := os.ReadFile(filepath.Join(c.compareDir, buildNames[i]))
+			if err != nil {
+				return err
+			}
+			*f = raw
+		}
+		other, err := newSite(b2.client, b2.gopage, b2.wasmExec, true)
+		if err != nil {
+			return err
+		}
+		var cur2 atomic.Pointer[site]
+		cur2.Store(other)
+		base2, stop2, err := serve(io, &cur2, sioAsset)
+		if err != nil {
+			return err
+		}
+		defer stop2()
+		br.base2 = base2
+	}
 
 	if c.profileDir != "" {
 		devSite, err := newSite(b.clientDev, b.gopageDev, b.wasmExec, false)
@@ -391,9 +398,79 @@ func run(c config) error {
 		fmt.Printf("RESULT label=browser page=%s median=1 %s\n", p, med[p])
 	}
 	if c.md != "" {
-		return os.WriteFile(c.md, []byte(table(c, med, netOn)), 0o644)
+		md := table(c, med, netOn)
+		if c.compareDir != "" {
+			md += "\n" + compareTable(c, med)
+		}
+		return os.WriteFile(c.md, []byte(md), 0o644)
 	}
 	return nil
+}
+
+// compareTable sets the -compare builds (pages a2, c2) beside the others.
+func compareTable(c config, m map[string]*sample) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "| figure | (a) | (a) %s | ratio | (c) | (c) %s | ratio |\n|---|---:|---:|---:|---:|---:|---:|\n", c.compareDir, c.compareDir)
+	cell := func(p string, f func(*sample) float64) (float64, string) {
+		s, ok := m[p]
+		if !ok {
+			return 0, "–"
+		}
+		return f(s), strconv.FormatFloat(f(s), 'f', 1, 64)
+	}
+	for _, r := range []struct {
+		title string
+		f     func(*sample) float64
+	}{
+		{"events/s received, small", func(s *sample) float64 { return s.recvSmall }},
+		{"events/s received, 1 KB", func(s *sample) float64 { return s.recvBig }},
+		{"events/s emitted", func(s *sample) float64 { return s.emit }},
+		{"acks/s, 1 in flight", func(s *sample) float64 { return s.ack1 }},
+		{"acks/s, 16 in flight", func(s *sample) float64 { return s.ack16 }},
+		{"µs per small event received (TaskDuration)", func(s *sample) float64 { return s.taskUS }},
+		{"wasm memory after the small events, bytes", func(s *sample) float64 { return s.wasm }},
+		{"warm load → first event, ms", func(s *sample) float64 { return s.warmMS }},
+	} {
+		fmt.Fprintf(&sb, "| %s |", r.title)
+		for _, p := range []string{"a", "c"} {
+			x, xs := cell(p, r.f)
+			y, ys := cell(p+"2", r.f)
+			ratio := "–"
+			if y != 0 {
+				ratio = fmt.Sprintf("%.2f", x/y)
+			}
+			fmt.Fprintf(&sb, " %s | %s | %s |", xs, ys, ratio)
+		}
+		sb.WriteString("\n")
+	}
+	return sb.String()
+}
+
+// serve serves the pages, cur's programs and the Socket.IO endpoint on a
+// loopback port of its own; it returns the base URL.
+func serve(io *server.Server, cur *atomic.Pointer[site], sioAsset *web.Precompressed) (string, func(), error) {
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", io)
+	mux.HandleFunc("GET /socket.io/socket.io.js", func(w http.ResponseWriter, r *http.Request) { cur.Load().client.Loader.ServeHTTP(w, r) })
+	mux.HandleFunc("GET /client.wasm", func(w http.ResponseWriter, r *http.Request) { cur.Load().client.Wasm.ServeHTTP(w, r) })
+	mux.HandleFunc("GET /wasm_exec.js", func(w http.ResponseWriter, r *http.Request) { cur.Load().client.WasmExec.ServeHTTP(w, r) })
+	mux.HandleFunc("GET /c/gopage.wasm", func(w http.ResponseWriter, r *http.Request) { cur.Load().gopage.ServeHTTP(w, r) })
+	mux.Handle("GET /b/socket.io.min.js", sioAsset)
+	for _, p := range []string{"a", "b", "c"} {
+		html := pageHTML(p)
+		mux.HandleFunc("GET /"+p+"/{$}", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-cache")
+			_, _ = w.Write([]byte(html))
+		})
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	hs := &http.Server{Handler: mux}
+	go hs.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { hs.Close() }, nil
 }
 
 // sample is one rep of one page.
@@ -452,6 +529,7 @@ func med(vs []float64) float64 {
 type browser struct {
 	c       config
 	base    string
+	base2   string // the -compare builds' server
 	wrapper string
 	dirs    []string
 }
@@ -524,7 +602,11 @@ func (b *browser) session(ctx context.Context, networkOn bool) (context.Context,
 // load navigates to page p and waits for its first event; it returns the
 // time from navigation start to it.
 func (b *browser) load(ctx context.Context, p string, i int) (float64, error) {
-	if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%s/%s/?load=%d", b.base, p, i))); err != nil {
+	base := b.base
+	if len(p) == 2 && p[1] == '2' {
+		base, p = b.base2, p[:1]
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%s/%s/?load=%d", base, p, i))); err != nil {
 		return 0, err
 	}
 	first, err := chromedp.Run(ctx, chromedp.Poll[float64](`window.__firstEvent`, chromedp.WithPollingTimeout(30*time.Second)))
