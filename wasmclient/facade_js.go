@@ -188,21 +188,43 @@ func num(args []safejs.Value, i int) float64 {
 }
 
 // jsOptions are the options the loader's Manager hands over, as JSON:
-// socket.io-client's, with its defaults applied by the loader.
-type jsOptions struct {
-	Path                 string            `json:"path"`
-	Query                map[string]string `json:"query"`
-	Transports           []string          `json:"transports"`
-	Upgrade              *bool             `json:"upgrade"`
-	RememberUpgrade      bool              `json:"rememberUpgrade"`
-	WithCredentials      bool              `json:"withCredentials"`
-	ExtraHeaders         map[string]string `json:"extraHeaders"`
-	Reconnection         bool              `json:"reconnection"`
-	ReconnectionAttempts *float64          `json:"reconnectionAttempts"` // null: Infinity
-	ReconnectionDelay    float64           `json:"reconnectionDelay"`
-	ReconnectionDelayMax float64           `json:"reconnectionDelayMax"`
-	RandomizationFactor  float64           `json:"randomizationFactor"`
-	Timeout              *float64          `json:"timeout"` // null: false, none
+// socket.io-client's, with its defaults applied by the loader; see
+// Manager.prototype._options in web/socket.io.js. They are read from the
+// codec's generic tree: encoding/json's reflection into a struct would add
+// some 80 KB (brotli) to client.wasm.
+type jsOptions map[string]any
+
+func parseOptions(text string) (jsOptions, error) {
+	v, err := jsoncodec.DecodeAny([]byte(text), false)
+	if err != nil {
+		return nil, fmt.Errorf("tsunagi: manager options: %w", err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("tsunagi: manager options: not an object")
+	}
+	return jsOptions(m), nil
+}
+
+func (j jsOptions) str(k string) string { s, _ := j[k].(string); return s }
+func (j jsOptions) flag(k string) bool  { b, _ := j[k].(bool); return b }
+
+// number is j[k], and whether it is a number (null is not).
+func (j jsOptions) number(k string) (float64, bool) { f, ok := j[k].(float64); return f, ok }
+
+// strings is j[k] as an object of strings.
+func (j jsOptions) strings(k string) map[string]string {
+	m, _ := j[k].(map[string]any)
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if s, ok := v.(string); ok {
+			out[k] = s
+		}
+	}
+	return out
 }
 
 func ms(f float64) time.Duration {
@@ -212,45 +234,48 @@ func ms(f float64) time.Duration {
 	return time.Duration(f * float64(time.Millisecond))
 }
 
-func (j *jsOptions) options() *Options {
-	o := &Options{Path: j.Path, RememberUpgrade: j.RememberUpgrade, WithCredentials: j.WithCredentials}
-	if len(j.Query) > 0 {
+func (j jsOptions) options() *Options {
+	o := &Options{Path: j.str("path"), RememberUpgrade: j.flag("rememberUpgrade"), WithCredentials: j.flag("withCredentials")}
+	if q := j.strings("query"); len(q) > 0 {
 		o.Query = map[string][]string{}
-		for k, v := range j.Query {
+		for k, v := range q {
 			o.Query[k] = []string{v}
 		}
 	}
-	for _, t := range j.Transports {
+	ts, _ := j["transports"].([]any)
+	for _, t := range ts {
 		// webtransport, which tsunagi does not speak, is skipped.
 		if t == TransportPolling || t == TransportWebSocket {
-			o.Transports = append(o.Transports, t)
+			o.Transports = append(o.Transports, t.(string))
 		}
 	}
-	o.NoUpgrade = j.Upgrade != nil && !*j.Upgrade
-	if len(j.ExtraHeaders) > 0 {
+	o.NoUpgrade = j["upgrade"] == false
+	if h := j.strings("extraHeaders"); len(h) > 0 {
 		o.Header = http.Header{}
-		for k, v := range j.ExtraHeaders {
+		for k, v := range h {
 			o.Header.Set(k, v)
 		}
 	}
-	o.NoReconnection = !j.Reconnection
-	if a := j.ReconnectionAttempts; a != nil && *a < math.MaxInt32 {
-		if *a <= 0 {
+	o.NoReconnection = !j.flag("reconnection")
+	if a, ok := j.number("reconnectionAttempts"); ok && a < math.MaxInt32 { // null: Infinity
+		if a <= 0 {
 			o.NoReconnection = true
 		} else {
-			o.ReconnectionAttempts = int(*a)
+			o.ReconnectionAttempts = int(a)
 		}
 	}
-	o.ReconnectionDelay = ms(j.ReconnectionDelay)
-	o.ReconnectionDelayMax = ms(j.ReconnectionDelayMax)
-	o.RandomizationFactor = j.RandomizationFactor
+	d, _ := j.number("reconnectionDelay")
+	o.ReconnectionDelay = ms(d)
+	d, _ = j.number("reconnectionDelayMax")
+	o.ReconnectionDelayMax = ms(d)
+	o.RandomizationFactor, _ = j.number("randomizationFactor")
 	if o.RandomizationFactor <= 0 {
 		o.RandomizationFactor = -1 // none
 	}
-	if j.Timeout == nil {
+	if t, ok := j.number("timeout"); !ok { // null: false, none
 		o.Timeout = time.Duration(math.MaxInt64)
 	} else {
-		o.Timeout = ms(*j.Timeout)
+		o.Timeout = ms(t)
 	}
 	return o
 }
@@ -264,9 +289,9 @@ func newJSManager(args []safejs.Value) (safejs.Value, error) {
 	if err != nil {
 		return safejs.Value{}, err
 	}
-	var jo jsOptions
-	if err := json.Unmarshal([]byte(str(args, 1)), &jo); err != nil {
-		return safejs.Value{}, fmt.Errorf("tsunagi: manager options: %w", err)
+	jo, err := parseOptions(str(args, 1))
+	if err != nil {
+		return safejs.Value{}, err
 	}
 	o := jo.options()
 	o.OnError = report
@@ -300,8 +325,8 @@ func newJSManager(args []safejs.Value) (safejs.Value, error) {
 			return h
 		},
 		"set": func(a []safejs.Value) any {
-			var jo jsOptions
-			if err := json.Unmarshal([]byte(str(a, 0)), &jo); err != nil {
+			jo, err := parseOptions(str(a, 0))
+			if err != nil {
 				return jsError(err)
 			}
 			o := jo.options()
