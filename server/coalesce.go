@@ -2,12 +2,17 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/tsunagi/tsunagi/internal/wsframe"
 )
 
 // Write coalescing. coder/websocket writes each message through a
@@ -32,15 +37,98 @@ type batchConn struct {
 	readSide
 	timeout time.Duration
 	writes  atomic.Int64 // write syscalls, for tests
+	tails   atomic.Int64 // writeNow calls that left a tail, for tests
+	// wn writes the socket without waiting (internal/wsframe), or is nil:
+	// then every write goes through Go's poller under a deadline.
+	wn *wsframe.Writer
 
 	mu      sync.Mutex
 	holding bool
 	held    *[]byte
-	scan    frameScanner
+	// tail is what writeNow accepted and the socket did not take yet:
+	// the end of whole frames, which go out before anything else.
+	tail []byte
+	scan frameScanner
 }
 
 func newBatchConn(c net.Conn, timeout time.Duration) *batchConn {
-	return &batchConn{Conn: c, timeout: timeout}
+	b := &batchConn{Conn: c, timeout: timeout}
+	if rawFrames {
+		b.wn, _ = wsframe.NewWriter(c) // nil without a file descriptor: the plain path
+	}
+	return b
+}
+
+// appendFrame holds a data frame of its own making (wsframe) with the
+// batch, and reports whether it did: not when the stream is in the middle
+// of a frame of coder/websocket's (a control frame it is sending from the
+// reader's side), after a close frame, or for a frame larger than maxHeld.
+// Then the caller hands the message to coder/websocket, whose write waits
+// for its own frame to end. Only the writer calls it, between hold and
+// flush.
+func (b *batchConn) appendFrame(op byte, payload []byte) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := wsframe.MaxHeader + len(payload)
+	if !b.holding || !b.scan.atBoundary() || b.scan.closed || n > maxHeld {
+		return false
+	}
+	if b.held != nil && len(*b.held)+n > maxHeld {
+		if b.writeHeld(nil) != nil {
+			return false // coder/websocket's write meets the same error
+		}
+	}
+	if b.held == nil {
+		b.held = heldPool.Get().(*[]byte)
+	}
+	*b.held = append(wsframe.AppendHeader(*b.held, op, len(payload)), payload...)
+	return true
+}
+
+// writeNow writes frames of its own making at once, on the caller's
+// goroutine, without waiting for the socket: what the socket does not take
+// stays in tail, and the caller starts the writer, whose flush sends it
+// (under the write deadline). It reports whether it took the frames
+// (false: nothing was written, the caller queues them) and whether a tail
+// is left.
+func (b *batchConn) writeNow(fs []frame) (took, tailLeft bool, err error) {
+	if b.wn == nil {
+		return false, false, nil
+	}
+	n := 0
+	for i := range fs {
+		n += wsframe.MaxHeader + len(fs[i].data)
+	}
+	if n > maxHeld {
+		return false, false, nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.holding || len(b.tail) > 0 || (b.held != nil && len(*b.held) > 0) || !b.scan.atBoundary() || b.scan.closed {
+		return false, false, nil
+	}
+	bp := heldPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for i := range fs {
+		buf = append(wsframe.AppendHeader(buf, opcode(fs[i].typ), len(fs[i].data)), fs[i].data...)
+	}
+	b.writes.Add(1)
+	k, err := b.wn.WriteNow(buf)
+	if err == nil && k < len(buf) {
+		b.tail = bytes.Clone(buf[k:])
+		b.tails.Add(1)
+	}
+	*bp = buf[:0]
+	heldPool.Put(bp)
+	return true, len(b.tail) > 0, err
+}
+
+// opcode is the WebSocket opcode of a message type.
+func opcode(t websocket.MessageType) byte {
+	if t == websocket.MessageBinary {
+		return wsframe.OpBinary
+	}
+	return wsframe.OpText
 }
 
 // hold starts buffering writes.
@@ -86,6 +174,17 @@ func (b *batchConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// writeWaiting writes bufs through Go's poller, bounded by the timeout.
+// With wn the deadline is cleared after: writeNow's writes check it too.
+func (b *batchConn) writeWaiting(bufs net.Buffers) error {
+	b.Conn.SetWriteDeadline(time.Now().Add(b.timeout))
+	_, err := bufs.WriteTo(b.Conn)
+	if err == nil && b.wn != nil {
+		b.Conn.SetWriteDeadline(time.Time{})
+	}
+	return err
+}
+
 func (b *batchConn) result(p []byte, err error) (int, error) {
 	if err != nil {
 		return 0, err
@@ -93,28 +192,36 @@ func (b *batchConn) result(p []byte, err error) (int, error) {
 	return len(p), nil
 }
 
-// writeHeld writes the buffered bytes followed by p, with one syscall
-// (writev on a TCP conn when both are there), under b.mu.
+// writeHeld writes the tail, the buffered bytes and p, in that order,
+// with one syscall (writev on a TCP conn when there are several), under
+// b.mu. With wn, a single buffer is first written without waiting, and the
+// deadline is set only when the socket did not take it all.
 func (b *batchConn) writeHeld(p []byte) error {
-	var held []byte
-	if b.held != nil {
-		held = *b.held
+	var arr [3][]byte
+	bufs := arr[:0]
+	if len(b.tail) > 0 {
+		bufs = append(bufs, b.tail)
+	}
+	if b.held != nil && len(*b.held) > 0 {
+		bufs = append(bufs, *b.held)
+	}
+	if len(p) > 0 {
+		bufs = append(bufs, p)
 	}
 	var err error
 	switch {
-	case len(held) > 0 && len(p) > 0:
+	case len(bufs) == 1 && b.wn != nil:
 		b.writes.Add(1)
-		b.Conn.SetWriteDeadline(time.Now().Add(b.timeout))
-		bufs := net.Buffers{held, p}
-		_, err = bufs.WriteTo(b.Conn)
-	case len(held) > 0 || len(p) > 0:
-		if len(held) == 0 {
-			held = p
+		var n int
+		n, err = b.wn.WriteNow(bufs[0])
+		if err == nil && n < len(bufs[0]) {
+			err = b.writeWaiting(net.Buffers{bufs[0][n:]})
 		}
+	case len(bufs) > 0:
 		b.writes.Add(1)
-		b.Conn.SetWriteDeadline(time.Now().Add(b.timeout))
-		_, err = b.Conn.Write(held)
+		err = b.writeWaiting(net.Buffers(bufs))
 	}
+	b.tail = nil
 	if b.held != nil {
 		*b.held = (*b.held)[:0]
 		heldPool.Put(b.held)
@@ -126,10 +233,14 @@ func (b *batchConn) writeHeld(p []byte) error {
 // frameScanner follows frame boundaries in the bytes written to a
 // WebSocket, to tell control frames from data frames.
 type frameScanner struct {
-	rest int64    // payload bytes of the current frame still to come
-	hdr  [14]byte // header bytes of the next frame seen so far
-	n    int
+	rest   int64    // payload bytes of the current frame still to come
+	hdr    [14]byte // header bytes of the next frame seen so far
+	n      int
+	closed bool // a close frame began: no data frame may follow
 }
+
+// atBoundary reports whether the bytes seen so far end with a whole frame.
+func (s *frameScanner) atBoundary() bool { return s.rest == 0 && s.n == 0 }
 
 // control reports whether p starts a control frame.
 func (s *frameScanner) control(p []byte) bool {
@@ -143,6 +254,9 @@ func (s *frameScanner) control(p []byte) bool {
 		}
 		if s.n == 0 && p[0]&0x08 != 0 { // the opcode, in the first byte
 			ctl = true
+			if p[0]&0x0f == 0x8 {
+				s.closed = true
+			}
 		}
 		need := 2
 		if s.n >= 2 {

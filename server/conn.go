@@ -86,6 +86,9 @@ type conn struct {
 	spare        []frame
 	writing      bool // a writer goroutine runs; it owns ws writes
 	pingDue      bool // the writer is to send a ping
+	drain        bool // the writer is to flush the tail a flusher's write left (flush.go)
+	flushQueued  bool // the conn is on a flusher's list
+	flusher      uint32 // which of the server's flushers takes it
 	awaitingPong bool
 	heartbeatDue time.Time // the next ping, or the end of the wait for a pong; an earlier firing is stale
 	tasks        []func()  // for the dispatcher, in arrival order
@@ -423,9 +426,25 @@ func (c *conn) send(fs ...frame) error {
 		return errSlow
 	}
 	c.queue = append(c.queue, fs...)
-	c.startWriter()
+	c.kick()
 	c.mu.Unlock()
 	return nil
+}
+
+// kick sees to it that what is queued gets written, under c.mu: by the
+// writer when one runs, else by the server's flushers (flush.go), else by
+// a writer started for it.
+func (c *conn) kick() {
+	switch {
+	case c.writing:
+		c.wake(waitWriter)
+	case c.flushQueued:
+	case c.flushable():
+		c.flushQueued = true
+		c.srv.flushers.add(c)
+	default:
+		c.startWriter()
+	}
 }
 
 // sendVolatile queues frames only when nothing is waiting to be written,
@@ -437,7 +456,7 @@ func (c *conn) sendVolatile(fs []frame) bool {
 		return false
 	}
 	c.queue = append(c.queue, fs...)
-	c.startWriter()
+	c.kick()
 	c.mu.Unlock()
 	return true
 }
@@ -539,6 +558,15 @@ func (c *conn) writeLoop() {
 		c.mu.Lock()
 		batch := c.queue
 		ping, closed, reason, code := c.pingDue, c.closed, c.closeReason, c.closeCode
+		if c.drain {
+			c.drain = false
+			c.mu.Unlock()
+			if err := c.bc.flush(); err != nil { // writes the tail, under the deadline
+				c.writeFailed(err)
+				return
+			}
+			continue
+		}
 		if len(batch) == 0 && !ping && !closed && c.active {
 			c.waitFor(waitWriter)
 			c.mu.Unlock()
@@ -590,20 +618,26 @@ func (c *conn) writeLoop() {
 				c.mu.Unlock()
 				return
 			}
-			if errors.Is(err, errSlow) {
-				c.abort(ReasonSlowClient)
-			} else if isTimeout(err) {
-				c.log("tsunagi: disconnecting slow client: write timed out", "timeout", c.srv.opts.WriteTimeout)
-				c.abort(ReasonSlowClient)
-			} else {
-				c.abort(ReasonTransportError)
-			}
+			c.writeFailed(err)
 			return
 		}
 		if closed {
 			c.finish(reason, code)
 			return
 		}
+	}
+}
+
+// writeFailed ends the connection after a failed write.
+func (c *conn) writeFailed(err error) {
+	switch {
+	case errors.Is(err, errSlow):
+		c.abort(ReasonSlowClient)
+	case isTimeout(err):
+		c.log("tsunagi: disconnecting slow client: write timed out", "timeout", c.srv.opts.WriteTimeout)
+		c.abort(ReasonSlowClient)
+	default:
+		c.abort(ReasonTransportError)
 	}
 }
 

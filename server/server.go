@@ -219,6 +219,7 @@ type Server struct {
 	beforeBatch    func(*conn)  // test hook: the writer is about to take its queue
 	afterUpgrade   func()       // test hook: ServeHTTP accepted a WebSocket
 	helpersStarted atomic.Int64 // writer and dispatcher goroutines started, for tests
+	flushers       flushers     // write the queues of connections without a writer (flush.go)
 	noCoalesce     bool         // benchmarks: one write syscall per message, as before coalescing
 	stats          serverStats  // the counters Stats reads
 }
@@ -233,6 +234,7 @@ func New(opts *Options) *Server {
 		conns: map[*conn]struct{}{},
 		idle:  idlepark.New(o.Logger, !o.DisableIdleParking),
 	}
+	s.flushers.init()
 	if o.Recovery.MaxDisconnectionDuration > 0 {
 		s.recoveryFile = os.Getenv(EnvRecoveryFile)
 	}

@@ -38,6 +38,7 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, br *bufio.Reader, def
 		uri:     requestURI(r),
 		remote:  r.RemoteAddr,
 		dec:     wire.Decoder{Limits: wire.Limits{MaxAttachments: s.opts.MaxAttachments}},
+		flusher: s.flushers.assign(),
 	}
 	c.park.Init(bc.Conn, c.serve)
 	return c
@@ -334,6 +335,9 @@ func (c *conn) writeBatch(batch []frame) error {
 	}
 	c.bc.hold()
 	for _, f := range batch {
+		if c.rawOK(f) && c.bc.appendFrame(opcode(f.typ), f.data) {
+			continue
+		}
 		if err := c.writeFrame(f); err != nil {
 			c.bc.flush()
 			return err
@@ -341,6 +345,14 @@ func (c *conn) writeBatch(batch []frame) error {
 	}
 	return c.bc.flush()
 }
+
+// rawOK reports whether f may go out as a frame of the server's own making
+// (internal/wsframe): an uncompressed message, as coder/websocket would
+// send it too.
+func (c *conn) rawOK(f frame) bool {
+	return rawFrames && !c.srv.noCoalesce && (!c.deflate || f.noCompress || len(f.data) < compressThreshold)
+}
+
 
 // compressThreshold is the smallest message compressed (Socket.IO's
 // perMessageDeflate threshold).
