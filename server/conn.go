@@ -84,10 +84,10 @@ type conn struct {
 	mu           sync.Mutex
 	queue        []frame
 	spare        []frame
-	writing      bool // a writer goroutine runs; it owns ws writes
-	pingDue      bool // the writer is to send a ping
-	drain        bool // the writer is to flush the tail a flusher's write left (flush.go)
-	flushQueued  bool // the conn is on a flusher's list
+	writing      bool   // a writer goroutine runs; it owns ws writes
+	pingDue      bool   // the writer is to send a ping
+	drain        bool   // the writer is to flush the tail a flusher's write left (flush.go)
+	flushQueued  bool   // the conn is on a flusher's list
 	flusher      uint32 // which of the server's flushers takes it
 	awaitingPong bool
 	heartbeatDue time.Time // the next ping, or the end of the wait for a pong; an earlier firing is stale

@@ -65,4 +65,3 @@ func TestBroadcastToQuietSocketsByFlushers(t *testing.T) {
 		t.Errorf("%d writer or dispatcher goroutines started for %d deliveries to quiet sockets", got, n*rounds)
 	}
 }
-

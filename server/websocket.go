@@ -353,7 +353,6 @@ func (c *conn) rawOK(f frame) bool {
 	return rawFrames && !c.srv.noCoalesce && (!c.deflate || f.noCompress || len(f.data) < compressThreshold)
 }
 
-
 // compressThreshold is the smallest message compressed (Socket.IO's
 // perMessageDeflate threshold).
 const compressThreshold = 1024
