@@ -300,11 +300,12 @@
   };
   Socket.prototype._send = function (packet) {
     var enc = packet.enc, bufs = enc.bufs ? enc.bufs.map(bytes) : null;
-    var self = this;
-    this._go(function (h) {
+    var send = function (h) {
       if (packet.reply !== undefined) h.reply(packet.reply, enc.text, bufs);
       else h.send(enc.text, bufs, packet.volatile, packet.id === undefined ? -1 : packet.id);
-    });
+    };
+    if (this._h) send(this._h);
+    else this._go(send);
   };
   Socket.prototype._pump = function () {
     var self = this, packet = this._out[0];
