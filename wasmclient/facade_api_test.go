@@ -197,8 +197,11 @@ func TestFacadeValuesInChromium(t *testing.T) {
 		"emitOrdered": []any{`{"z":1,"a":{"y":2,"b":[{"k":1,"c":2}]},"m":"x"}`},
 		"emitDate":    []any{`{"when":"1970-01-01T00:00:00.000Z","z":0}`},
 		"afterBad":    "ok",
-		"cycle":       "threw",
-		"bigint":      "TypeError",
+		// socket.io.js sends what the buffer holds when its transport
+		// gets to it: here [2] twice.
+		"reused": []any{[]any{[]any{1.0}}, []any{[]any{2.0}}},
+		"cycle":  "threw",
+		"bigint": "TypeError",
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -81,7 +82,8 @@ type jsManager struct {
 	run *worker
 
 	mu      sync.Mutex
-	lastErr error // the last connection error told as the manager's "error"
+	lastErr error       // the last connection error told as the manager's "error"
+	sockets []*jsSocket // by the handle's number, n
 }
 
 // jsSocket is the Go side of one loader Socket.
@@ -333,6 +335,14 @@ func newJSManager(args []safejs.Value) (safejs.Value, error) {
 			jm.run.do(func() { m.setOptions(o) })
 			return nil
 		},
+		// send(batch, buffers): what the page's sockets sent since the last
+		// batch, in order; see sendBatch.
+		"send": func(a []safejs.Value) any {
+			if err := jm.sendBatch(a); err != nil {
+				return jsError(err)
+			}
+			return nil
+		},
 		"transport": func([]safejs.Value) any { return m.Transport() },
 		"id":        func([]safejs.Value) any { return m.engineID() },
 		"close":     func([]safejs.Value) any { jm.run.do(m.Close); return nil },
@@ -415,6 +425,10 @@ func (jm *jsManager) socket(nsp string, args []safejs.Value) (safejs.Value, erro
 	if err != nil {
 		return obj, err
 	}
+	jm.mu.Lock()
+	_ = obj.Set("n", len(jm.sockets))
+	jm.sockets = append(jm.sockets, js)
+	jm.mu.Unlock()
 	run := jm.run
 	for name, fn := range map[string]func([]safejs.Value) any{
 		// open(authJSON): connect with that CONNECT payload.
@@ -430,12 +444,6 @@ func (jm *jsManager) socket(nsp string, args []safejs.Value) (safejs.Value, erro
 			return nil
 		},
 		"close": func([]safejs.Value) any { run.do(func() { s.Disconnect() }); return nil },
-		// send(json, buffers, volatile, ackToken): an event; with a token
-		// (not -1), its ack comes back as kindAck.
-		"send": func(a []safejs.Value) any {
-			js.send(a)
-			return nil
-		},
 		// forget(ackToken): the page stopped waiting (its timeout).
 		"forget": func(a []safejs.Value) any {
 			tok := num(a, 0)
@@ -446,31 +454,6 @@ func (jm *jsManager) socket(nsp string, args []safejs.Value) (safejs.Value, erro
 			if ask != nil {
 				close(ask.cancel)
 			}
-			return nil
-		},
-		// reply(token, json, buffers): the page's ack of a server's event.
-		"reply": func(a []safejs.Value) any {
-			tok := int(num(a, 0))
-			js.mu.Lock()
-			ack := js.replies[tok]
-			delete(js.replies, tok)
-			js.mu.Unlock()
-			if ack == nil {
-				return nil
-			}
-			data, bufs, err := payloadOf(a, 1)
-			if err != nil {
-				return jsError(err)
-			}
-			vals, err := replyArgs(data, bufs)
-			if err != nil {
-				return jsError(err)
-			}
-			run.do(func() {
-				if err := ack(vals...); err != nil {
-					report(err)
-				}
-			})
 			return nil
 		},
 		// listen(name) / unlisten(name): whether the page has listeners for
@@ -567,28 +550,115 @@ func payloadOf(a []safejs.Value, i int) (json.RawMessage, [][]byte, error) {
 	return json.RawMessage(s), bufs, nil
 }
 
-// send implements handle.send(json, buffers, volatile, ackToken).
-func (js *jsSocket) send(a []safejs.Value) {
-	data, bufs, err := payloadOf(a, 0)
+// sendBatch implements handle.send(batch, buffers): the packets the
+// page's sockets wrote since the last batch (the loader gathers them until
+// its microtasks run), so that a burst of emits costs one call and one run
+// of the Go scheduler, not one per emit. batch is a header line of five
+// integers per packet (socket n, volatile, ack token or -1, reply token or
+// -1, number of attachments), then each packet's JSON text on a line of
+// its own: JSON.stringify never writes a raw newline. buffers holds every
+// packet's attachments, in order, as Uint8Arrays.
+func (jm *jsManager) sendBatch(a []safejs.Value) error {
+	text, bufs, err := payloadOf(a, 0)
 	if err != nil {
-		report(err)
-		return
+		return err
 	}
-	volatile := len(a) > 2 && truthy(a[2])
-	tok := num(a, 3)
-	if math.IsNaN(tok) || tok < 0 {
-		js.jm.run.do(func() {
+	nl := bytes.IndexByte(text, '\n')
+	if nl < 0 {
+		return errors.New("tsunagi: send: no header")
+	}
+	head, rest := text[:nl], text[nl+1:]
+	var nums []int
+	for f := range bytes.FieldsSeq(head) {
+		n, err := strconv.Atoi(string(f))
+		if err != nil {
+			return fmt.Errorf("tsunagi: send: header: %w", err)
+		}
+		nums = append(nums, n)
+	}
+	if len(nums)%5 != 0 {
+		return errors.New("tsunagi: send: header of the wrong length")
+	}
+	var steps []func()
+	for k := 0; k < len(nums); k += 5 {
+		n, volatile, tok, reply, nb := nums[k], nums[k+1] != 0, nums[k+2], nums[k+3], nums[k+4]
+		var data json.RawMessage
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			data, rest = json.RawMessage(rest[:i]), rest[i+1:]
+		} else {
+			data, rest = json.RawMessage(rest), nil
+		}
+		if nb < 0 || nb > len(bufs) {
+			return errors.New("tsunagi: send: attachments missing")
+		}
+		pb := bufs[:nb:nb]
+		bufs = bufs[nb:]
+		jm.mu.Lock()
+		var js *jsSocket
+		if n >= 0 && n < len(jm.sockets) {
+			js = jm.sockets[n]
+		}
+		jm.mu.Unlock()
+		if js == nil {
+			return errors.New("tsunagi: send: no such socket")
+		}
+		var step func()
+		if reply >= 0 {
+			step, err = js.reply(reply, data, pb)
+		} else {
+			step = js.send(data, pb, volatile, tok)
+		}
+		if err != nil {
+			return err
+		}
+		if step != nil {
+			steps = append(steps, step)
+		}
+	}
+	jm.run.do(func() {
+		for _, step := range steps {
+			step()
+		}
+	})
+	return nil
+}
+
+// reply returns the sending of the page's ack, for a server's event that
+// asked for one with token tok.
+func (js *jsSocket) reply(tok int, data json.RawMessage, bufs [][]byte) (func(), error) {
+	js.mu.Lock()
+	ack := js.replies[tok]
+	delete(js.replies, tok)
+	js.mu.Unlock()
+	if ack == nil {
+		return nil, nil
+	}
+	vals, err := replyArgs(data, bufs)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		if err := ack(vals...); err != nil {
+			report(err)
+		}
+	}, nil
+}
+
+// send returns the sending of an event; with a token (not -1), its ack
+// comes back as kindAck.
+func (js *jsSocket) send(data json.RawMessage, bufs [][]byte, volatile bool, tok int) func() {
+	if tok < 0 {
+		return func() {
 			if _, err := js.s.sendRaw(data, bufs, volatile, nil); err != nil {
 				report(err)
 			}
-		})
-		return
+		}
 	}
 	ask := &jsAsk{cancel: make(chan struct{})}
 	js.mu.Lock()
-	js.asks[tok] = ask
+	js.asks[float64(tok)] = ask
 	js.mu.Unlock()
-	js.jm.run.do(func() {
+	return func() {
 		select {
 		case <-ask.cancel:
 			return // timed out before it was sent
@@ -605,7 +675,7 @@ func (js *jsSocket) send(a []safejs.Value) {
 			select {
 			case res, ok := <-ch:
 				js.mu.Lock()
-				delete(js.asks, tok)
+				delete(js.asks, float64(tok))
 				js.mu.Unlock()
 				if ok {
 					js.call(kindAck, tok, argsText("", res), buffersToJS(res.Buffers()))
@@ -613,7 +683,7 @@ func (js *jsSocket) send(a []safejs.Value) {
 			case <-ask.cancel:
 			}
 		}()
-	})
+	}
 }
 
 // deliver hands a received event to the page: its JSON text and its

@@ -157,6 +157,7 @@
   Socket.prototype._go = function (fn) {
     var self = this;
     this.io._go(function (mh) {
+      self.io._flush(); // what was sent before goes first
       if (!self._h) {
         var h = mh.socket(self.nsp, function () { return self._onGo.apply(self, arguments); });
         if (h instanceof Error) throw h;
@@ -238,7 +239,7 @@
       for (var i = 0; i < self.sendBuffer.length; i++) {
         if (self.sendBuffer[i].id === id) self.sendBuffer.splice(i, 1);
       }
-      if (self._h) self._h.forget(id);
+      self._forget(id);
       ack.call(self, new Error("operation has timed out"));
     }, timeout);
     var fn = function () {
@@ -299,13 +300,14 @@
     this._send(packet);
   };
   Socket.prototype._send = function (packet) {
-    var enc = packet.enc, bufs = enc.bufs ? enc.bufs.map(bytes) : null;
-    var send = function (h) {
-      if (packet.reply !== undefined) h.reply(packet.reply, enc.text, bufs);
-      else h.send(enc.text, bufs, packet.volatile, packet.id === undefined ? -1 : packet.id);
-    };
-    if (this._h) send(this._h);
-    else this._go(send);
+    var self = this;
+    if (this._h) this.io._queue(this._h.n, packet);
+    else this._go(function (h) { self.io._queue(h.n, packet); });
+  };
+  Socket.prototype._forget = function (id) {
+    if (!this._h) return;
+    this.io._flush();
+    this._h.forget(id);
   };
   Socket.prototype._pump = function () {
     var self = this, packet = this._out[0];
@@ -359,7 +361,7 @@
       if (!isBuffered) {
         var ack = self.acks[id];
         delete self.acks[id];
-        if (self._h) self._h.forget(Number(id));
+        self._forget(Number(id));
         if (ack.withError) ack.call(self, new Error("socket has been disconnected"));
       }
     });
@@ -502,7 +504,8 @@
   }
   inherit(Engine);
   Engine.prototype.close = function () {
-    this._io._go(function (mh) { mh.close(); });
+    var io = this._io;
+    io._go(function (mh) { io._flush(); mh.close(); });
     return this;
   };
 
@@ -518,6 +521,7 @@
     opts.path = opts.path || "/socket.io";
     this.opts = opts;
     this._mh = null;
+    this._batch = null;
     this.reconnection(opts.reconnection !== false);
     this.reconnectionAttempts(opts.reconnectionAttempts || Infinity);
     this.reconnectionDelay(opts.reconnectionDelay || 1000);
@@ -580,6 +584,30 @@
       randomizationFactor: Number(this._randomizationFactor) || 0,
       timeout: this._timeout === false ? null : Number(this._timeout) || 0
     });
+  };
+  // _queue gathers the packets the sockets write until the page's
+  // microtasks run, then hands them to Go in one call (facade_js.go's
+  // sendBatch): a header of five numbers per packet, then each packet's
+  // JSON text on a line of its own.
+  Manager.prototype._queue = function (n, packet) {
+    var b = this._batch, self = this, bufs = packet.enc.bufs;
+    if (!b) {
+      b = this._batch = {head: [], texts: [], bufs: []};
+      nextTick(function () { self._flush(); });
+    }
+    b.head.push(n, packet.volatile ? 1 : 0, packet.id === undefined ? -1 : packet.id,
+      packet.reply === undefined ? -1 : packet.reply, bufs ? bufs.length : 0);
+    b.texts.push(packet.enc.text);
+    // a copy: the page may change its buffer after emit, as a WebSocket's
+    // send copies at once
+    if (bufs) for (var i = 0; i < bufs.length; i++) b.bufs.push(bytes(bufs[i]).slice());
+  };
+  Manager.prototype._flush = function () {
+    var b = this._batch;
+    if (!b) return;
+    this._batch = null;
+    var err = this._mh.send(b.head.join(" ") + "\n" + b.texts.join("\n"), b.bufs.length ? b.bufs : null);
+    if (err instanceof Error) console.error("tsunagi:", err);
   };
   Manager.prototype._changed = function () {
     if (this._mh) this._mh.set(this._options());
@@ -678,8 +706,9 @@
   Manager.prototype._destroy = function () {};
   // _close (disconnect) closes the connection and stops reconnecting.
   Manager.prototype._close = Manager.prototype.disconnect = function () {
+    var self = this;
     this._reconnecting = false;
-    this._go(function (mh) { mh.close(); });
+    this._go(function (mh) { self._flush(); mh.close(); });
   };
   Manager.prototype.socket = function (nsp, opts) {
     var socket = this.nsps[nsp];
