@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -47,7 +48,8 @@ func facadePage(t *testing.T, page string, setup func(*server.Server)) (tsunagi,
 	if facadeAssetsErr != nil {
 		t.Fatal(facadeAssetsErr)
 	}
-	srv := server.New(&server.Options{Logger: quiet})
+	// Pings every 300 ms, so that the Manager's "ping" event comes soon.
+	srv := server.New(&server.Options{Logger: quiet, PingInterval: 300 * time.Millisecond})
 	setup(srv)
 	mux := http.NewServeMux()
 	min := filepath.Join(testenv.NodeModules(t), "socket.io-client", "dist", "socket.io.min.js")
@@ -272,7 +274,7 @@ func TestFacadeAPIInChromium(t *testing.T) {
 		"send", "echo", "emitWithAck", "timeout", "timeoutOK", "timeoutPromise", "seq", "seen", "seenOut",
 		"serverDisconnect", "clientDisconnect", "reconnectedByHand", "upgrade", "retries", "authFunction",
 		"ackTimeout", "managerGetters", "managerSetters", "managerOpts", "managerSocket", "otherNamespace",
-		"managerOpen", "managerEvents", "managerConnect", "transportError", "reconnectFailed", "refused",
+		"managerOpen", "managerEvents", "managerConnect", "ping", "transportError", "reconnectFailed", "refused",
 	}
 	sameAsOfficial(t, ts, off, same, map[string]any{
 		"exports":          map[string]any{"connect": true, "io": true, "Manager": "function", "Socket": "function"},
