@@ -282,7 +282,6 @@ func TestFacadeAPIInChromium(t *testing.T) {
 		"managerEvents":    []any{"open", "close: forced close"},
 		"engineClose":      "forced close",
 		"managerPrivate":   []any{"closed", false},
-		"recovered":        false,
 		"reconnecting":     false,
 		"clientDisconnect": []any{[]any{"io client disconnect", "io client disconnect"}, false, false},
 		"seq":              []any{`"buffered"`, `"uncompressed"`, `"volatile while connected"`},

@@ -94,3 +94,11 @@ func (s *Socket) openAfterClose() {
 	}
 	s.Open()
 }
+
+// hasSession reports whether the server gave the socket a private id to
+// recover its session with (connection state recovery is on).
+func (s *Socket) hasSession() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pid != ""
+}

@@ -57,7 +57,7 @@ func ExposeIO() error {
 // loader (web/socket.io.js) has the same numbers.
 const (
 	// Socket callbacks.
-	kindConnect      = 1 // (id, recovered)
+	kindConnect      = 1 // (id, recovered, whether the server recovers sessions)
 	kindConnectError = 2 // (message, dataJSON or undefined, description, refused)
 	kindDisconnect   = 3 // (reason)
 	kindEvent        = 4 // (json `["name",…]`, buffers or null, reply token or -1)
@@ -392,7 +392,7 @@ func (jm *jsManager) socket(nsp string, args []safejs.Value) (safejs.Value, erro
 	}
 	s := jm.m.Socket(nsp)
 	js := &jsSocket{jm: jm, s: s, cb: args[1], named: map[string]func(){}, replies: map[int]shared.AckFunc{}, asks: map[float64]*jsAsk{}}
-	s.OnConnect(func() { js.call(kindConnect, s.ID(), s.Recovered()) })
+	s.OnConnect(func() { js.call(kindConnect, s.ID(), s.Recovered(), s.hasSession()) })
 	s.OnConnectError(func(err error) {
 		if ce, ok := asError[*ConnectError](err); ok {
 			var data any = safejs.Undefined()

@@ -326,7 +326,7 @@
   };
   Socket.prototype._onGo = function (kind, a, b, c, d) {
     switch (kind) {
-      case CONNECT: return this.onconnect(a, b);
+      case CONNECT: return this.onconnect(a, b, c);
       case CONNECT_ERROR: {
         var err = new Error(a);
         if (d) {
@@ -399,9 +399,10 @@
     if (ack.withError) args.unshift(null);
     ack.apply(this, args);
   };
-  Socket.prototype.onconnect = function (id, recovered) {
+  Socket.prototype.onconnect = function (id, recovered, session) {
     this.id = id;
-    this.recovered = !!recovered;
+    // socket.io-client's pid && this._pid === pid: undefined without recovery
+    this.recovered = session ? !!recovered : undefined;
     this.connected = true;
     this.emitBuffered();
     this._drainQueue(true);
