@@ -272,7 +272,7 @@ func TestFacadeAPIInChromium(t *testing.T) {
 	same := []string{
 		"exports", "before", "sendBuffer", "listeners", "anyListeners", "connected", "sendBufferAfter", "engine",
 		"send", "echo", "emitWithAck", "timeout", "timeoutOK", "timeoutPromise", "seq", "seen", "seenOut",
-		"serverDisconnect", "clientDisconnect", "reconnectedByHand", "upgrade", "retries", "authFunction",
+		"serverDisconnect", "clientDisconnect", "reconnectedByHand", "upgrade", "retries", "authFunction", "authCalls",
 		"ackTimeout", "managerGetters", "managerSetters", "managerOpts", "managerSocket", "otherNamespace",
 		"managerOpen", "managerEvents", "managerConnect", "ping", "transportError", "reconnectFailed", "refused",
 	}

@@ -177,6 +177,7 @@
     var self = this;
     this._go(function (h) {
       if (typeof self.auth == "function") {
+        self._authAsked = true; // for this connection: the next "open" does not ask again
         self.auth(function (data) { h.open(self._authJSON(data)); });
       } else {
         h.open(self._authJSON(self.auth));
@@ -640,7 +641,9 @@
         // the sockets send CONNECT.
         Object.keys(this.nsps).forEach(function (nsp) {
           var s = self.nsps[nsp];
-          if (s._active && typeof s.auth === "function" && s._h) {
+          if (s._authAsked) {
+            s._authAsked = false;
+          } else if (s._active && typeof s.auth === "function" && s._h) {
             s.auth(function (data) { s._h.auth(s._authJSON(data)); });
           }
         });
