@@ -289,6 +289,7 @@ func TestFacadeAPIInChromium(t *testing.T) {
 		"serverDisconnect": []any{"io server disconnect", false, false},
 		"upgrade":          []any{"websocket", "websocket"},
 		"authFunction":     []any{nil, `{"token":"fn","z":1,"a":2}`},
+		"retries":          []any{nil, "ok", true},
 		"reconnectFailed":  []any{2.0, []any{"xhr poll error", "xhr poll error"}, "xhr poll error"},
 	})
 	for k, v := range ts {
