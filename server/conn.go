@@ -81,26 +81,30 @@ type conn struct {
 	// fire the heartbeat.
 	wg sync.WaitGroup // the writer and the dispatcher, while they run
 
-	mu           sync.Mutex
-	queue        []frame
-	spare        []frame
-	writing      bool   // a writer goroutine runs; it owns ws writes
-	pingDue      bool   // the writer is to send a ping
-	drain        bool   // the writer is to flush the tail a flusher's write left (flush.go)
-	flushQueued  bool   // the conn is on a flusher's list
-	flusher      uint32 // which of the server's flushers takes it
-	awaitingPong bool
-	heartbeatDue time.Time // the next ping, or the end of the wait for a pong; an earlier firing is stale
-	tasks        []func()  // for the dispatcher, in arrival order
-	dispatching  bool      // a dispatcher goroutine runs
-	sockets      []*Socket // one per namespace joined
-	connecting   []string  // namespaces whose CONNECT is queued or running: a second one is refused
-	closeReason  string
-	closeCode    websocket.StatusCode
-	closed       bool
-	ended        bool        // the socket is closed, or its close handshake over
-	evict        *time.Timer // drops a closing connection that did not end in time
-	connectTimer *time.Timer // closes a connection that joins no namespace in time
+	mu          sync.Mutex
+	queue       []frame
+	spare       []frame
+	writing     bool // a writer goroutine runs; it owns ws writes
+	pingDue     bool // the writer is to send a ping
+	drain       bool // the writer is to flush the tail a flusher's write left (flush.go)
+	flushQueued bool // the conn is on a flusher's list
+	// writerIdle: the writer waits for frames (the reader is active);
+	// directBusy: a sender writes at once (sendNow), and the writer waits
+	// for it to end (writerBlocked).
+	writerIdle, directBusy, writerBlocked bool
+	flusher                               uint32 // which of the server's flushers takes it
+	awaitingPong                          bool
+	heartbeatDue                          time.Time // the next ping, or the end of the wait for a pong; an earlier firing is stale
+	tasks                                 []func()  // for the dispatcher, in arrival order
+	dispatching                           bool      // a dispatcher goroutine runs
+	sockets                               []*Socket // one per namespace joined
+	connecting                            []string  // namespaces whose CONNECT is queued or running: a second one is refused
+	closeReason                           string
+	closeCode                             websocket.StatusCode
+	closed                                bool
+	ended                                 bool        // the socket is closed, or its close handshake over
+	evict                                 *time.Timer // drops a closing connection that did not end in time
+	connectTimer                          *time.Timer // closes a connection that joins no namespace in time
 
 	// While the reader runs and the idle Set could park it (active), the
 	// writer and the dispatcher wait for work (waitFor) rather than end, so
@@ -431,6 +435,71 @@ func (c *conn) send(fs ...frame) error {
 	return nil
 }
 
+// sendReply is send for the reply to a client's request (an ack), which
+// the client waits for: it is written at once when nothing else is about
+// to be sent to the connection (sendNow).
+func (c *conn) sendReply(fs ...frame) error {
+	c.mu.Lock()
+	if !c.closed && len(fs) <= c.srv.opts.MaxQueue && c.sendNow(fs) {
+		c.mu.Unlock()
+		return nil
+	}
+	c.mu.Unlock()
+	return c.send(fs...)
+}
+
+// sendNow writes fs on the caller's goroutine, without waiting for the
+// socket, when nothing is queued for the connection, no writer or flusher
+// is at work on it (its writer, if it runs, idles), and no task of the
+// connection waits for its turn: nothing more is about to be sent to it,
+// so there is nothing to gather into the same write. It reports whether it
+// did. That spares the hand-off to the writer or a flusher. Under c.mu,
+// which it releases while it writes.
+func (c *conn) sendNow(fs []frame) bool {
+	if (c.writing && !c.writerIdle) || c.flushQueued || c.directBusy || len(c.queue) > 0 || len(c.tasks) > 0 ||
+		c.pingDue || !c.flushable() {
+		return false
+	}
+	n := 0
+	for i := range fs {
+		if !c.rawOK(fs[i]) {
+			return false
+		}
+		n += len(fs[i].data)
+	}
+	c.directBusy = true
+	c.mu.Unlock()
+	took, tail, err := c.bc.writeNow(fs)
+	c.mu.Lock()
+	c.directBusy = false
+	switch {
+	case !took:
+		c.queue = append(slices.Clone(fs), c.queue...) // before what came meanwhile
+		c.kick()
+		return true
+	case err != nil:
+		c.mu.Unlock()
+		c.writeFailed(err)
+		c.mu.Lock()
+		return true
+	}
+	c.srv.sentNow.Add(1)
+	c.srv.stats.countQueue(len(fs))
+	c.srv.stats.countBatch(len(fs), n)
+	c.drain = c.drain || tail
+	switch {
+	case c.writing:
+		if tail || c.writerBlocked || len(c.queue) > 0 || c.pingDue || c.closed {
+			c.wake(waitWriter)
+		}
+	case tail: // the writer sends the rest first, waiting for the socket
+		c.startWriter()
+	case len(c.queue) > 0 || c.pingDue || c.closed:
+		c.kick()
+	}
+	return true
+}
+
 // kick sees to it that what is queued gets written, under c.mu: by the
 // writer when one runs, else by the server's flushers (flush.go), else by
 // a writer started for it.
@@ -567,8 +636,17 @@ func (c *conn) writeLoop() {
 			}
 			continue
 		}
-		if len(batch) == 0 && !ping && !closed && c.active {
+		if c.directBusy { // a sender is writing (sendNow): wait for it
+			c.writerBlocked = true
 			c.waitFor(waitWriter)
+			c.writerBlocked = false
+			c.mu.Unlock()
+			continue
+		}
+		if len(batch) == 0 && !ping && !closed && c.active {
+			c.writerIdle = true
+			c.waitFor(waitWriter)
+			c.writerIdle = false
 			c.mu.Unlock()
 			continue
 		}

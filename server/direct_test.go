@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/tsunagi/tsunagi/internal/wait"
 	"github.com/tsunagi/tsunagi/internal/wsframe"
+	"github.com/tsunagi/tsunagi/shared"
 )
 
 // A flusher's write the socket does not take whole leaves its tail to the
@@ -177,5 +179,45 @@ func TestBatchConnFrameBoundaries(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("on the wire % x\nwant        % x", got, want)
+	}
+}
+
+// The reply to a request, while the client waits for it, is written on
+// the dispatcher's goroutine (sendNow): the connection's writer, idle
+// while the reader is busy, is not woken for it. Replies stay in order and
+// whole.
+func TestAckWrittenByTheDispatcher(t *testing.T) {
+	t.Parallel()
+	srv := New(quietOptions(Options{}))
+	srv.OnConnection(func(s *Socket) {
+		s.On("echo", func(args shared.Args, ack shared.AckFunc) error {
+			var v int
+			args.Decode(0, &v)
+			return ack(v)
+		})
+	})
+	url := startPlain(t, srv)
+	ws := joinMain(t, url, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Deadline())
+	defer cancel()
+	before := srv.sentNow.Load()
+	const n = 200
+	for i := range n {
+		msg := []byte("42" + strconv.Itoa(i) + `["echo",` + strconv.Itoa(i) + "]")
+		if err := ws.Write(ctx, websocket.MessageText, msg); err != nil {
+			t.Fatal(err)
+		}
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "43" + strconv.Itoa(i) + "[" + strconv.Itoa(i) + "]"; string(b) != want {
+			t.Fatalf("got %q, want %q", b, want)
+		}
+	}
+	// Not every one: a reply that finds the reader parked (a slow machine:
+	// a second between messages) goes to a flusher.
+	if got := srv.sentNow.Load() - before; got < n/2 {
+		t.Errorf("%d of %d replies written by the dispatcher", got, n)
 	}
 }

@@ -107,7 +107,7 @@ func (c *conn) flushable() bool {
 func (c *conn) flushOnce() bool {
 	c.mu.Lock()
 	c.flushQueued = false
-	if c.writing { // a writer took it meanwhile
+	if c.writing || c.directBusy { // a writer took it meanwhile, or a sender writes (sendNow: it kicks again after)
 		c.mu.Unlock()
 		return false
 	}

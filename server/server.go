@@ -220,6 +220,7 @@ type Server struct {
 	afterUpgrade   func()       // test hook: ServeHTTP accepted a WebSocket
 	helpersStarted atomic.Int64 // writer and dispatcher goroutines started, for tests
 	flushers       flushers     // write the queues of connections without a writer (flush.go)
+	sentNow        atomic.Int64 // sends written on the sender's goroutine (sendNow), for tests
 	noCoalesce     bool         // benchmarks: one write syscall per message, as before coalescing
 	stats          serverStats  // the counters Stats reads
 }

@@ -388,7 +388,10 @@ func (s *Socket) sendAck(id int64, args []any) error {
 	if err != nil {
 		return err
 	}
-	return s.conn.sendPacket(p)
+	if len(p.Buffers) == 0 {
+		return s.conn.sendReply(frame{typ: websocket.MessageText, data: p.Message()})
+	}
+	return s.conn.sendReply(packetFrames(p, false)...)
 }
 
 // Join adds the socket to rooms; a disconnected socket joins none.
