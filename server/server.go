@@ -18,8 +18,14 @@
 // and the dispatcher that runs their handlers in arrival order.
 //
 // Goroutines of a conn: on the own WebSocket, the reader (none while
-// parked), a writer while frames are queued and a dispatcher while tasks
-// are; on an engineio session, no reader (messages come on the goroutine of
+// parked), a writer while frames are queued and the reader is active, and
+// a dispatcher while tasks are. What is sent to a quiet conn (its reader
+// parked, no writer) is written by one of the server's flushers (flush.go,
+// one goroutine per GOMAXPROCS at most, while there is work), and the
+// reply to a request, when nothing else is about to go to the conn, by the
+// dispatcher itself (sendNow); both write without waiting for the socket,
+// and leave what it does not take to the conn's writer. On an engineio
+// session, no reader (messages come on the goroutine of
 // the POST, or of the session's WebSocket reader after an upgrade), the
 // same writer (which hands frames to the session) and dispatcher, and one
 // goroutine at the end that tears the conn down.
